@@ -1,0 +1,1 @@
+print("maml-sinusoid: not yet")

@@ -1,0 +1,6 @@
+// The umbrella: Swift programs `import MetaSwift` and get every layer.
+@_exported import MetaTensor
+@_exported import MetaAutodiff
+@_exported import MetaNN
+@_exported import MetaOptim
+@_exported import MetaLearners
