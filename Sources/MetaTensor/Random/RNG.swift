@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The engine's random generator: Philox4x32-10 over a 128-bit counter made of
+/// a stream id and a position. The caller owns it (`inout`), there is no global
+/// state, and `split` derives independent child generators, one per task or per
+/// layer, so results do not depend on the order in which tasks run.
+///
+///     var rng = RNG(seed: 42)
+///     var taskRNGs = (0..<25).map { _ in rng.split() }
+///     let w = Tensor.normal([40, 40], std: 0.1, rng: &taskRNGs[0])
+public struct RNG: Sendable, Equatable {
+    public private(set) var key: (UInt32, UInt32)
+    /// Which stream of this key (set by `split`).
+    public private(set) var stream: UInt64
+    /// Blocks drawn so far from this stream.
+    public private(set) var position: UInt64
+    private var splits: UInt64 = 0
+    private var buffer: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
+    private var used = 4
+
+    public init(seed: UInt64) {
+        key = (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
+        stream = 0
+        position = 0
+    }
+
+    public static func == (a: RNG, b: RNG) -> Bool {
+        a.key == b.key && a.stream == b.stream && a.position == b.position && a.splits == b.splits && a.used == b.used
+    }
+
+    /// A child generator whose key is derived from this one's key, stream and a
+    /// split index. Children of different indices are independent of each
+    /// other and of the parent's own stream.
+    public mutating func split() -> RNG {
+        splits &+= 1
+        let s = stream
+        let b = philox4x32(key: key, counter: (UInt32(truncatingIfNeeded: splits), UInt32(truncatingIfNeeded: splits >> 32),
+                                              UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: s >> 32) | 0x8000_0000))
+        var child = RNG(seed: 0)
+        child.key = (b.0, b.1)
+        child.stream = UInt64(b.2) | (UInt64(b.3) << 32)
+        return child
+    }
+
+    /// `n` children, in order.
+    public mutating func split(_ n: Int) -> [RNG] { (0..<max(n, 0)).map { _ in split() } }
+
+    public mutating func nextUInt32() -> UInt32 {
+        if used == 4 {
+            let s = stream & 0x7FFF_FFFF_FFFF_FFFF  // the top bit is reserved for split derivation
+            buffer = philox4x32(key: key, counter: (UInt32(truncatingIfNeeded: position), UInt32(truncatingIfNeeded: position >> 32),
+                                                    UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: s >> 32)))
+            position &+= 1
+            used = 0
+        }
+        defer { used += 1 }
+        switch used {
+        case 0: return buffer.0
+        case 1: return buffer.1
+        case 2: return buffer.2
+        default: return buffer.3
+        }
+    }
+
+    public mutating func nextUInt64() -> UInt64 { UInt64(nextUInt32()) << 32 | UInt64(nextUInt32()) }
+
+    /// Uniform in [0, 1), with 24 random bits.
+    public mutating func uniform() -> Float { Float(nextUInt32() >> 8) * 0x1p-24 }
+
+    /// Uniform in [low, high).
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * uniform() }
+
+    /// Standard normal by Box–Muller (both values of a pair are used in turn).
+    public mutating func normal() -> Float {
+        let u1 = 1 - uniform()  // in (0, 1], so log is finite
+        let u2 = uniform()
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * Float.pi * u2)
+    }
+
+    /// Uniform integer in 0..<bound without modulo bias (Lemire's method).
+    public mutating func int(below bound: Int) throws -> Int {
+        guard bound > 0, bound <= Int(UInt32.max) else {
+            throw MetaError.argument("random int: bound must be in 1...\(UInt32.max), got \(bound)")
+        }
+        let b = UInt64(bound)
+        var m = UInt64(nextUInt32()) &* b
+        if UInt32(truncatingIfNeeded: m) < UInt32(bound) {
+            let threshold = UInt32(truncatingIfNeeded: 0 &- b) % UInt32(bound)
+            while UInt32(truncatingIfNeeded: m) < threshold { m = UInt64(nextUInt32()) &* b }
+        }
+        return Int(m >> 32)
+    }
+
+    /// A uniformly random permutation of 0..<n (Fisher–Yates).
+    public mutating func permutation(_ n: Int) throws -> [Int] {
+        guard n >= 0 else { throw MetaError.argument("permutation: n must be >= 0, got \(n)") }
+        var p = Array(0..<n)
+        if n < 2 { return p }
+        for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, try int(below: i + 1)) }
+        return p
+    }
+
+    /// `k` distinct values from 0..<n, in random order (partial Fisher–Yates).
+    public mutating func choice(_ n: Int, _ k: Int) throws -> [Int] {
+        guard n >= 0, k >= 0, k <= n else {
+            throw MetaError.argument("choice: need 0 <= k <= n, got k = \(k), n = \(n)")
+        }
+        var p = Array(0..<n)
+        for i in 0..<k { p.swapAt(i, i + (try int(below: n - i))) }
+        return Array(p[0..<k])
+    }
+}
+
+extension Tensor {
+    /// Uniform in [low, high).
+    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RNG) throws -> Tensor {
+        guard low.isFinite, high.isFinite, low <= high else {
+            throw MetaError.argument("uniform: need finite low <= high, got [\(low), \(high))")
+        }
+        return try make(shape: shape) { p, n in for i in 0..<n { p[i] = rng.uniform(low, high) } }
+    }
+
+    /// Normal with mean and standard deviation.
+    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: inout RNG) throws -> Tensor {
+        guard mean.isFinite, std.isFinite, std >= 0 else {
+            throw MetaError.argument("normal: need finite mean and std >= 0, got \(mean), \(std)")
+        }
+        return try make(shape: shape) { p, n in for i in 0..<n { p[i] = mean + std * rng.normal() } }
+    }
+}
