@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // metaswift: a meta-learning engine. The layers import one way, bottom up:
-// MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim <- MetaData / MetaEval
+// MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim; MetaTensor <- MetaData / MetaEval;
 // <- MetaLearners <- MetaSwift (umbrella) <- MetaSwiftC (the C ABI).
 import PackageDescription
 
@@ -28,9 +28,10 @@ let package = Package(
         .target(name: "MetaAutodiff", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
         .target(name: "MetaNN", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
         .target(name: "MetaOptim", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
-        .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim"], swiftSettings: engineSettings),
+        .target(name: "MetaData", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
+        .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim", "MetaData"], swiftSettings: engineSettings),
         .target(name: "MetaSwift",
-                dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaLearners"]),
+                dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaData", "MetaLearners"]),
         .target(name: "MetaSwiftC", dependencies: ["MetaSwift"],
                 swiftSettings: engineSettings,
                 linkerSettings: [
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "MetaAutodiffTests", dependencies: ["MetaAutodiff", "_TestSupport"]),
         .testTarget(name: "MetaNNTests", dependencies: ["MetaNN", "_TestSupport"]),
         .testTarget(name: "MetaOptimTests", dependencies: ["MetaOptim", "MetaNN", "_TestSupport"]),
+        .testTarget(name: "MetaDataTests", dependencies: ["MetaData", "_TestSupport"]),
         .testTarget(name: "MetaLearnersTests", dependencies: ["MetaLearners", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -3,4 +3,5 @@
 @_exported import MetaAutodiff
 @_exported import MetaNN
 @_exported import MetaOptim
+@_exported import MetaData
 @_exported import MetaLearners

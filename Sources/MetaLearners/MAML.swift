@@ -1,0 +1,61 @@
+import MetaTensor
+import MetaAutodiff
+import MetaNN
+import MetaData
+
+/// Model-Agnostic Meta-Learning (Finn, Abbeel & Levine, ICML 2017).
+///
+/// Inner loop: θ'ᵢ = θ − α ∇θ L_support(θ), repeated `innerSteps` times per task.
+/// Meta-objective: the mean over tasks of L_query(θ'ᵢ). The meta-gradient is
+/// exact, through the inner gradients (second order), unless `firstOrder` is
+/// set (FOMAML, §5.2 of the paper), which treats each inner gradient as a
+/// constant.
+///
+///     let maml = try MAML(model: MLP(sizes: [1, 40, 40, 1]), innerLR: 0.01, innerSteps: 1)
+///     let (loss, grads) = try maml.metaLossAndGrad(params, tasks: tasks)
+public struct MAML: MetaLearner {
+    public let model: any Model
+    public let innerLR: Float
+    public let innerSteps: Int
+    public let firstOrder: Bool
+    public let loss: TaskLoss
+    public let pool: WorkerPool
+
+    public init(model: any Model, innerLR: Float = 0.01, innerSteps: Int = 1, firstOrder: Bool = false,
+                loss: TaskLoss = .mse, pool: WorkerPool = .shared) throws {
+        try Check.rate(innerLR, "inner_lr")
+        try Check.steps(innerSteps, "inner_steps", allowZero: true)
+        self.model = model
+        self.innerLR = innerLR
+        self.innerSteps = innerSteps
+        self.firstOrder = firstOrder
+        self.loss = loss
+        self.pool = pool
+    }
+
+    public var metaParameterSpecs: [ParameterSpec] { model.parameterSpecs }
+
+    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try model.initialParameters(rng: &rng) }
+
+    var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
+
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+        try checkMetaParameters(metaParams)
+        return try averaged(tasks, pool: pool) { task in
+            let (value, grads) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { theta in
+                let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: innerSteps,
+                                              rates: .shared(innerLR), createGraph: !firstOrder)
+                return try loss(try model(adapted, Variable(task.queryX)), task.queryY)
+            }
+            return (try value.item(), grads.map(\.value))
+        }
+    }
+
+    public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
+        try checkMetaParameters(metaParams)
+        let n = steps ?? innerSteps
+        try Check.steps(n, "steps", allowZero: true)
+        return try inner.adapt(metaParams.map { Variable($0) }, x: x, y: y, steps: n,
+                               rates: .shared(innerLR), createGraph: false).map(\.value)
+    }
+}

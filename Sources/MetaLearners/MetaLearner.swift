@@ -1,0 +1,75 @@
+import MetaTensor
+import MetaAutodiff
+import MetaNN
+import MetaData
+
+/// What every gradient-based meta-learner offers. Meta-parameters are the
+/// model's parameters, followed by any parameters of the learner itself
+/// (Meta-SGD's learned rates).
+public protocol MetaLearner {
+    var model: any Model { get }
+    var loss: TaskLoss { get }
+    /// Inner steps per task during meta-training (and by default when adapting).
+    var innerSteps: Int { get }
+
+    /// Names and shapes of the meta-parameters, in order.
+    var metaParameterSpecs: [ParameterSpec] { get }
+
+    /// Initial meta-parameters: the model's, then the learner's own.
+    func initialMetaParameters(rng: inout RNG) throws -> [Tensor]
+
+    /// The meta-loss on `tasks` (mean over tasks of the post-adaptation query
+    /// loss) and its gradient with respect to the meta-parameters. Reptile
+    /// returns its update direction in place of a gradient.
+    func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor])
+
+    /// The model's parameters adapted to a support set, after `steps` inner
+    /// steps (the learner's own number when nil).
+    func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int?) throws -> [Tensor]
+}
+
+extension MetaLearner {
+    /// Checks meta-parameters against `metaParameterSpecs`.
+    func checkMetaParameters(_ p: [Tensor]) throws {
+        let specs = metaParameterSpecs
+        guard p.count == specs.count else {
+            throw MetaError.argument("meta-parameters: expected \(specs.count) tensors (\(specs)), got \(p.count)")
+        }
+        for (t, s) in zip(p, specs) where t.shape != s.shape {
+            throw MetaError.shape("meta-parameter \(s.name): expected shape \(s.shape), got \(t.shape)")
+        }
+        for (t, s) in zip(p, specs) where !t.isFinite {
+            throw MetaError.argument("meta-parameter \(s.name) holds NaN or infinity")
+        }
+    }
+
+    /// Runs `perTask` for each task on the worker pool and averages the losses
+    /// and gradients in task order, so the result does not depend on scheduling.
+    func averaged(_ tasks: [Task], pool: WorkerPool,
+                  _ perTask: (Task) throws -> (Float, [Tensor])) throws -> (loss: Float, grads: [Tensor]) {
+        guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
+        let results = try pool.map(tasks.count) { try perTask(tasks[$0]) }
+        let scale = 1 / Float(tasks.count)
+        var loss: Float = 0
+        var sums = results[0].1
+        for (k, r) in results.enumerated() {
+            loss += r.0
+            if k > 0 { sums = try zip(sums, r.1).map { try $0.zip($1, .add) } }
+        }
+        return (loss * scale, sums.map { $0.affine(scale: scale, shift: 0) })
+    }
+}
+
+/// Validation of hyper-parameters shared by the learners' initialisers.
+enum Check {
+    static func rate(_ value: Float, _ name: String) throws {
+        guard value.isFinite, value >= 0 else {
+            throw MetaError.argument("\(name) must be a finite number >= 0, got \(value)")
+        }
+    }
+    static func steps(_ value: Int, _ name: String, allowZero: Bool = false) throws {
+        guard allowZero ? value >= 0 : value > 0 else {
+            throw MetaError.argument("\(name) must be \(allowZero ? ">= 0" : "> 0"), got \(value)")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import MetaTensor
+import MetaData
+import MetaOptim
+
+/// The outer loop: sample a meta-batch, take the learner's meta-gradient,
+/// let an optimizer update the meta-parameters. Everything it needs (the
+/// generator, the optimizer state) is held here by value, so the same seed
+/// gives the same history bit for bit.
+public struct MetaTrainer {
+    public let learner: any MetaLearner
+    public let metaBatchSize: Int
+    public private(set) var metaParameters: [Tensor]
+    public private(set) var optimizer: Optimizer
+    public private(set) var rng: RNG
+    public private(set) var steps = 0
+
+    public init(learner: any MetaLearner, metaParameters: [Tensor], optimizer: GradientTransformation,
+                metaBatchSize: Int, seed: UInt64) throws {
+        guard metaBatchSize > 0 else {
+            throw MetaError.argument("meta_batch_size must be > 0, got \(metaBatchSize)")
+        }
+        self.learner = learner
+        self.metaBatchSize = metaBatchSize
+        self.metaParameters = metaParameters
+        self.optimizer = try Optimizer(optimizer, params: metaParameters)
+        self.rng = RNG(seed: seed)
+    }
+
+    /// One meta-step on a fresh meta-batch; returns its meta-loss.
+    @discardableResult
+    public mutating func step(_ tasks: some TaskDistribution) throws -> Float {
+        let batch = try tasks.sample(metaBatchSize, rng: &rng)
+        return try step(batch)
+    }
+
+    /// One meta-step on the given tasks; returns their meta-loss.
+    @discardableResult
+    public mutating func step(_ batch: [Task]) throws -> Float {
+        let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch)
+        guard loss.isFinite else {
+            throw MetaError.argument("meta-loss became \(loss) at step \(steps + 1); lower the learning rates")
+        }
+        metaParameters = try optimizer.step(params: metaParameters, grads: grads)
+        steps += 1
+        return loss
+    }
+}
