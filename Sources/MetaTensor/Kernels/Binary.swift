@@ -1,6 +1,9 @@
 /// Elementwise functions of two tensors under NumPy broadcasting.
 public enum BinaryOp: String, Sendable, CaseIterable {
-    case add, sub, mul, div, maximum, minimum
+    case add, sub, mul, div
+    /// Elementwise max / min; NaN in either operand gives NaN (as the `max`
+    /// reduction does), so the result does not depend on the operand order.
+    case maximum, minimum
     /// 1 where a > b, else 0.
     case greater
     /// 1 where a == b, else 0.
@@ -12,8 +15,8 @@ public enum BinaryOp: String, Sendable, CaseIterable {
 @usableFromInline enum SubK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a - b } }
 @usableFromInline enum MulK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a * b } }
 @usableFromInline enum DivK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a / b } }
-@usableFromInline enum MaxK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a >= b ? a : b } }
-@usableFromInline enum MinK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a <= b ? a : b } }
+@usableFromInline enum MaxK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a >= b || a.isNaN ? a : b } }
+@usableFromInline enum MinK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a <= b || a.isNaN ? a : b } }
 @usableFromInline enum GtK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
 @usableFromInline enum EqK: BinaryKernel { @inline(__always) @usableFromInline static func apply(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 } }
 

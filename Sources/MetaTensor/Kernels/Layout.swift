@@ -40,7 +40,14 @@ extension Tensor {
         guard before.count == rank, after.count == rank, !before.contains(where: { $0 < 0 }), !after.contains(where: { $0 < 0 }) else {
             throw MetaError.argument("pad: widths \(before), \(after) must be \(rank) non-negative sizes for \(shape)")
         }
-        let outShape = (0..<rank).map { shape[$0] + before[$0] + after[$0] }
+        // Widths come from callers (the C ABI): add them without overflow traps.
+        var outShape = shape
+        for i in 0..<rank {
+            let (p, o1) = shape[i].addingReportingOverflow(before[i])
+            let (q, o2) = p.addingReportingOverflow(after[i])
+            guard !o1, !o2 else { throw MetaError.argument("pad: widths \(before), \(after) are too large for \(shape)") }
+            outShape[i] = q
+        }
         let out = try Tensor.make(shape: outShape) { p, n in p.update(repeating: 0, count: n) }
         if count == 0 { return out }
         let ostr = ShapeMath.strides(outShape)

@@ -33,7 +33,7 @@ extension Tensor {
         let lda = Int32(transposeA ? m : ka), ldb = Int32(transposeB ? ka : n)
         let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
         // A batch against one shared right matrix is a single tall GEMM.
-        if !transposeA, !batchA.isEmpty, batchB.isEmpty {
+        if !transposeA, !batchA.isEmpty, batchB.isEmpty, nb * m <= limit {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(nb * m), Int32(n), Int32(ka), 1,
                         a.storage.base, lda, b.storage.base, ldb, 0, out.storage.base, Int32(n))
             return out

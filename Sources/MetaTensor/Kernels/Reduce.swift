@@ -96,12 +96,12 @@ extension Tensor {
     /// Repeats the tensor along dimensions of size 1 (and new leading ones).
     public func broadcast(to target: [Int]) throws -> Tensor {
         if target == shape { return self }
-        let n = try ShapeMath.count(target, name: "broadcast target")
+        _ = try ShapeMath.count(target, name: "broadcast target")
         guard (try? ShapeMath.broadcast(shape, target)) == target else {
             throw MetaError.shape("cannot broadcast \(shape) to \(target)")
         }
-        let zero = Tensor(unchecked: Storage(uninitializedCount: n), shape: target, count: n)
-        zero.storage.base.update(repeating: 0, count: n)
-        return try zero.zip(self, .add)
+        // A strided copy with stride 0 along repeated axes: a pure copy, so -0
+        // and NaN payloads survive (adding to zeros would turn -0 into +0).
+        return try strideCopy(shape: target, strides: ShapeMath.broadcastStrides(shape, to: target), offset: 0)
     }
 }

@@ -69,10 +69,17 @@ public struct RNG: Sendable, Equatable {
     /// Uniform in [0, 1), with 24 random bits.
     public mutating func uniform() -> Float { Float(nextUInt32() >> 8) * 0x1p-24 }
 
-    /// Uniform in [low, high).
-    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * uniform() }
+    /// Uniform in [low, high) (just `low` when they are equal).
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        let v = low + (high - low) * uniform()
+        // The sum can round up to `high` (at low = 1e6, high = 1e6 + 1 floats
+        // are 1/16 apart, so ~3% of draws would); keep the interval half-open.
+        return v < high ? v : Swift.max(low, high.nextDown)
+    }
 
-    /// Standard normal by Box–Muller (both values of a pair are used in turn).
+    /// Standard normal by Box–Muller. Only the cosine of each pair is used, so
+    /// every value costs exactly two uniforms and no state is carried between
+    /// calls. The tails are cut at sqrt(−2 ln 2⁻²⁴) ≈ 5.8.
     public mutating func normal() -> Float {
         let u1 = 1 - uniform()  // in (0, 1], so log is finite
         let u2 = uniform()
@@ -103,21 +110,32 @@ public struct RNG: Sendable, Equatable {
     }
 
     /// `k` distinct values from 0..<n, in random order (partial Fisher–Yates).
+    ///
+    /// The array 0..<n is virtual: only the positions a swap has touched are
+    /// stored, so memory and time are O(k) however large n is (sampling a few
+    /// examples from a large dataset must not allocate the dataset's size).
     public mutating func choice(_ n: Int, _ k: Int) throws -> [Int] {
         guard n >= 0, k >= 0, k <= n else {
             throw MetaError.argument("choice: need 0 <= k <= n, got k = \(k), n = \(n)")
         }
-        var p = Array(0..<n)
-        for i in 0..<k { p.swapAt(i, i + (try int(below: n - i))) }
-        return Array(p[0..<k])
+        var moved: [Int: Int] = [:]
+        var out: [Int] = []
+        out.reserveCapacity(k)
+        for i in 0..<k {
+            let j = i + (try int(below: n - i))
+            let atJ = moved[j] ?? j
+            moved[j] = moved[i] ?? i
+            out.append(atJ)
+        }
+        return out
     }
 }
 
 extension Tensor {
     /// Uniform in [low, high).
     public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RNG) throws -> Tensor {
-        guard low.isFinite, high.isFinite, low <= high else {
-            throw MetaError.argument("uniform: need finite low <= high, got [\(low), \(high))")
+        guard low.isFinite, high.isFinite, low <= high, (high - low).isFinite else {
+            throw MetaError.argument("uniform: need finite low <= high with a finite width, got [\(low), \(high))")
         }
         return try make(shape: shape) { p, n in for i in 0..<n { p[i] = rng.uniform(low, high) } }
     }
