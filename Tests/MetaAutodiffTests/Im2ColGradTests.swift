@@ -147,6 +147,10 @@ final class Im2ColGradTests: XCTestCase {
         XCTAssertThrowsError(try cols.col2im(imageShape: [1, 2, 4, 4], kernelSize: ok.k, stride: (2, 2), padding: ok.p))
         XCTAssertThrowsError(try cols.reshaped([2, 9, 16]).col2im(imageShape: [1, 2, 4, 4], kernelSize: ok.k, stride: ok.s, padding: ok.p))
         XCTAssertThrowsError(try Variable(x).im2col(kernelSize: (5, 5), stride: ok.s, padding: (0, 0)))
+        // A huge stride is legal: one window, here reading only padding.
+        let one = try x.im2col(kernelSize: (1, 1), stride: (Int.max, Int.max), padding: (2, 2))
+        XCTAssertEqual(one.shape, [1, 2, 1])
+        XCTAssertEqual(one.scalars, [0, 0])
     }
 
     /// Empty batches and channels give empty results rather than traps.

@@ -128,6 +128,8 @@ final class LayoutGradTests: XCTestCase {
         XCTAssertThrowsError(try x.sliced(lower: [-1, 0, 0], upper: [2, 3, 4]))
         XCTAssertThrowsError(try x.padded(before: [0, 0, -1], after: [0, 0, 0]))
         XCTAssertThrowsError(try x.padded(before: [0, 0], after: [0, 0]))
+        XCTAssertThrowsError(try x.padded(before: [Int.max, 0, 0], after: [1, 0, 0]))
+        XCTAssertThrowsError(try x.padded(before: [Int.max / 2, 0, 0], after: [Int.max / 2, 0, 0]))
         XCTAssertThrowsError(try x.slice(axis: 3, range: 0..<1))
         XCTAssertThrowsError(try x.slice(axis: 1, range: 2..<4))
         XCTAssertThrowsError(try x.slice(axis: 1, range: -1..<2))

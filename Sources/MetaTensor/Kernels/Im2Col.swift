@@ -91,9 +91,10 @@ struct ConvGeometry {
 
     /// The output positions o whose input o·s − p + k lies in [0, size), as [lo, hi).
     static func validRange(_ k: Int, _ size: Int, _ s: Int, _ p: Int, _ outSize: Int) -> (Int, Int) {
-        let lo = Swift.min(p > k ? (p - k + s - 1) / s : 0, outSize)
+        // ⌈a / s⌉ as (a − 1) / s + 1, which cannot overflow for a huge stride.
+        let lo = Swift.min(p > k ? (p - k - 1) / s + 1 : 0, outSize)
         let end = size + p - k
-        let hi = Swift.min(end > 0 ? (end + s - 1) / s : 0, outSize)
+        let hi = Swift.min(end > 0 ? (end - 1) / s + 1 : 0, outSize)
         return (lo, Swift.max(lo, hi))
     }
 

@@ -40,7 +40,14 @@ extension Tensor {
         guard before.count == rank, after.count == rank, !before.contains(where: { $0 < 0 }), !after.contains(where: { $0 < 0 }) else {
             throw MetaError.argument("pad: widths \(before), \(after) must be \(rank) non-negative sizes for \(shape)")
         }
-        let outShape = (0..<rank).map { shape[$0] + before[$0] + after[$0] }
+        var outShape = shape
+        for i in 0..<rank {
+            // Widths come from callers unchecked: a sum that overflows must throw, not trap.
+            let (a, o1) = shape[i].addingReportingOverflow(before[i])
+            let (b, o2) = a.addingReportingOverflow(after[i])
+            guard !o1, !o2 else { throw MetaError.argument("pad: widths \(before), \(after) are too large for \(shape)") }
+            outShape[i] = b
+        }
         let out = try Tensor.make(shape: outShape) { p, n in p.update(repeating: 0, count: n) }
         if count == 0 { return out }
         let ostr = ShapeMath.strides(outShape)
