@@ -111,16 +111,23 @@ struct ConvGeometry {
                     var r = rlo
                     while r < rhi {
                         let d = row + r &* ow
-                        // Offset of output column 0; lo·sw + base >= 0 by construction.
+                        // Input offset of output column 0; base + o·sw >= 0 for o in [lo, hi).
                         let base = (r &* sh &+ i &- ph) &* w &+ j &- pw
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if sw == 1 {
-                            (d + lo).update(from: src + (base &+ lo), count: hi &- lo)
+                        // Rows are short (OW is 7 to 28 in conv4), so inline loops beat
+                        // memcpy / memset calls here.
+                        var o = 0
+                        while o < lo { d[o] = 0; o &+= 1 }
+                        if sw == 1, lo < hi {
+                            // Offsetting by base + lo (>= 0 when lo < hi) keeps the
+                            // pointer inside the image even where base < 0.
+                            let s = src + (base &+ lo), dl = d + lo, m = hi &- lo
+                            var k = 0
+                            while k < m { dl[k] = s[k]; k &+= 1 }
+                            o = hi
                         } else {
-                            var o = lo
                             while o < hi { d[o] = src[base &+ o &* sw]; o &+= 1 }
                         }
-                        if hi < ow { (d + hi).update(repeating: 0, count: ow &- hi) }
+                        while o < ow { d[o] = 0; o &+= 1 }
                         r &+= 1
                     }
                     if rhi < oh { (row + rhi &* ow).update(repeating: 0, count: (oh &- rhi) &* ow) }
@@ -144,7 +151,7 @@ struct ConvGeometry {
                     while r < rhi {
                         let s = row + r &* ow
                         let base = (r &* sh &+ i &- ph) &* w &+ j &- pw
-                        if sw == 1 {
+                        if sw == 1, lo < hi {
                             let d = dst + (base &+ lo), sl = s + lo
                             var o = 0
                             let m = hi &- lo
