@@ -117,10 +117,12 @@ public struct MaxPool2d: Model, Sendable {
             throw MetaError.shape("MaxPool2d: input x of spatial size \(h)x\(w) is smaller than the \(k)x\(k) window")
         }
         let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1)
-        if s == k, h % k == 0, w % k == 0 {
-            // Non-overlapping windows that tile the image: a reshape exposes
-            // each window as two axes, and one max reduces them.
-            return try x.reshaped([n, c, oh, k, ow, k]).max(axes: [3, 5])
+        if s == k {
+            // Non-overlapping windows: drop the rows and columns no window
+            // covers, then a reshape exposes each window as two axes that one
+            // max reduces.
+            let tiled = (h == oh * k && w == ow * k) ? x : try x.sliced(lower: [0, 0, 0, 0], upper: [n, c, oh * k, ow * k])
+            return try tiled.reshaped([n, c, oh, k, ow, k]).max(axes: [3, 5])
         }
         // General case: each channel as its own one-channel image, so im2col's
         // rows are the K·K entries of a window.
