@@ -16,7 +16,10 @@ extension Variable {
         guard shape[a] > 0 else { throw MetaError.shape("logSumExp: axis \(axis) of shape \(shape) is empty") }
         let m = Variable(try value.max(axes: [a], keepDims: true))
         let l = try (self - m).exp().sum(axes: [a], keepDims: true).log() + m
-        return keepDims ? l : try l.reshaped(try value.max(axes: [a], keepDims: false).shape)
+        if keepDims { return l }
+        var reduced = shape
+        reduced.remove(at: a)
+        return try l.reshaped(reduced)
     }
 
     /// log softmax along `axis`: x − logΣexp(x), shifted by the detached

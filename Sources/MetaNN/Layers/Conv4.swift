@@ -17,6 +17,10 @@ import MetaAutodiff
 /// `body` and `head` are models on their own: the body's parameters are the
 /// first `body.parameterCount` of the list, the head's the rest (ANIL adapts
 /// only those; ProtoNet uses the body alone).
+///
+/// The convolutions keep their biases, as the reference implementations do,
+/// although batch-statistics BatchNorm subtracts them again: their gradient
+/// is zero up to rounding.
 public struct Conv4: Model {
     public let inChannels: Int
     public let hidden: Int
