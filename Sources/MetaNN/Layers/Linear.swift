@@ -7,8 +7,11 @@ import MetaAutodiff
 /// (tasks, n, inputs), which multiplies one shared W in a single GEMM.
 /// Parameters: "W", then "b" when `bias`.
 ///
-/// The default weights are Kaiming-uniform with gain √2 (He et al. 2015, for
-/// ReLU networks); biases start at zero.
+/// The defaults are PyTorch's `nn.Linear` initialisation, U(±1/√inputs) for
+/// both W and b (Kaiming-uniform with gain 1/√3), which is what the MAML-family
+/// reference implementations start from. With Kaiming's gain √2 instead, a
+/// 1-40-40-1 ReLU network on sinusoids diverges in MAML's first inner step at
+/// α = 0.01.
 public struct Linear: Model, Sendable {
     public let inputs: Int
     public let outputs: Int
@@ -16,15 +19,20 @@ public struct Linear: Model, Sendable {
     public let weightInit: Initializer
     public let biasInit: Initializer
 
+    /// PyTorch's default weight initialisation: U(±1/√fanIn).
+    public static let defaultWeightInit = Initializer.kaimingUniform(gain: 1 / Float(3).squareRoot())
+
+    /// `biasInit` nil draws the bias from U(±1/√inputs), as PyTorch does.
     public init(inputs: Int, outputs: Int, bias: Bool = true,
-                weightInit: Initializer = .kaimingUniform(), biasInit: Initializer = .zeros) throws {
+                weightInit: Initializer = Linear.defaultWeightInit, biasInit: Initializer? = nil) throws {
         try requirePositive(inputs, "inputs", in: "Linear")
         try requirePositive(outputs, "outputs", in: "Linear")
         self.inputs = inputs
         self.outputs = outputs
         self.bias = bias
         self.weightInit = weightInit
-        self.biasInit = biasInit
+        let bound = 1 / Float(inputs).squareRoot()
+        self.biasInit = biasInit ?? .uniform(low: -bound, high: bound)
     }
 
     public var parameterSpecs: [ParameterSpec] {

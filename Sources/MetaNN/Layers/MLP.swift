@@ -8,20 +8,19 @@ import MetaAutodiff
 /// 2017). Parameters are "W1", "b1", "W2", "b2", ... with Wk of shape
 /// (sizes[k-1], sizes[k]).
 ///
-/// `weightInit` nil picks Kaiming-uniform (gain √2) after ReLU and
-/// Glorot-uniform otherwise.
+/// Initialisation defaults to `Linear`'s (PyTorch's U(±1/√fanIn)).
 public struct MLP: Model, Sendable {
     public let sizes: [Int]
     public let activation: Activation
     public let layers: [Linear]
 
     public init(sizes: [Int], activation: Activation = .relu, bias: Bool = true,
-                weightInit: Initializer? = nil, biasInit: Initializer = .zeros) throws {
+                weightInit: Initializer = Linear.defaultWeightInit, biasInit: Initializer? = nil) throws {
         guard sizes.count >= 2 else {
             throw MetaError.argument("MLP: sizes needs at least an input and an output size, got \(sizes)")
         }
         for s in sizes where s <= 0 { throw MetaError.argument("MLP: sizes must all be > 0, got \(sizes)") }
-        let w = weightInit ?? (activation == .relu ? .kaimingUniform() : .glorotUniform())
+        let w = weightInit
         self.sizes = sizes
         self.activation = activation
         self.layers = try (1..<sizes.count).map {
