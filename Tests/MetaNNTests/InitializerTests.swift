@@ -80,6 +80,11 @@ final class InitializerTests: XCTestCase {
         XCTAssertEqual(p.names, ["W1", "b1", "W2", "b2", "W3", "b3"])
         XCTAssertEqual(p.shapes, [[1, 40], [40], [40, 40], [40], [40, 1], [1]])
         for (x, y) in zip(p.values, q.values) { XCTAssertEqual(x.scalars, y.scalars) }
-        XCTAssertEqual(p["b2"]?.scalars, [Float](repeating: 0, count: 40))
+        // PyTorch's default: W and b of layer k from U(±1/√fanIn), fanIn = sizes[k-1].
+        for (name, fanIn) in [("W1", 1), ("b1", 1), ("W2", 40), ("b2", 40), ("W3", 40), ("b3", 40)] {
+            let v = p[name]!.scalars, bound = 1 / Float(fanIn).squareRoot()
+            XCTAssertLessThanOrEqual(v.map { Swift.abs($0) }.max()!, bound, name)
+            if v.count >= 40 { XCTAssertGreaterThan(v.map { Swift.abs($0) }.max()!, 0.8 * bound, "\(name) does not fill its range") }
+        }
     }
 }
