@@ -19,6 +19,7 @@ let package = Package(
         // The shared library behind the C ABI and the Python extension.
         .library(name: "metaswift", type: .dynamic, targets: ["MetaSwiftC"]),
         .executable(name: "maml-sinusoid", targets: ["maml-sinusoid"]),
+        .executable(name: "metaswift-bench", targets: ["metaswift-bench"]),
     ],
     targets: [
         // MARK: - Implementation details
@@ -41,6 +42,7 @@ let package = Package(
                 ]),
         .executableTarget(name: "maml-sinusoid", dependencies: ["MetaSwift"],
                           path: "Examples/maml-sinusoid"),
+        .executableTarget(name: "metaswift-bench", dependencies: ["MetaSwift"], path: "bench/swift"),
         .target(name: "_TestSupport", dependencies: ["MetaAutodiff"]),
 
         // MARK: - Tests

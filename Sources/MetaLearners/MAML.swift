@@ -41,14 +41,17 @@ public struct MAML: MetaLearner {
 
     public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
-        return try averaged(tasks, pool: pool) { task in
-            let (value, grads) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { theta in
-                let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: innerSteps,
-                                              rates: .shared(innerLR), createGraph: !firstOrder)
-                return try loss(try model(adapted, Variable(task.queryX)), task.queryY)
-            }
-            return (try value.item(), grads.map(\.value))
-        }
+        let (lr, steps, graph) = (innerLR, innerSteps, !firstOrder)
+        let inner = self.inner
+        return try metaGradient(metaParams, tasks: tasks, pool: pool, perTask: { theta, task in
+            let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: steps,
+                                          rates: .shared(lr), createGraph: graph)
+            return try inner.loss(try inner.model(adapted, Variable(task.queryX)), task.queryY)
+        }, batched: { theta, st, bm in
+            let adapted = try inner.adaptBatched(bm, try inner.tile(theta, tasks: st.count), x: st.supportX, y: st.supportY,
+                                                 steps: steps, rates: .shared(lr), createGraph: graph)
+            return try inner.batchedLoss(bm, adapted, x: st.queryX, y: st.queryY)
+        })
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {

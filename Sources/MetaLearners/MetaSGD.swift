@@ -52,16 +52,20 @@ public struct MetaSGD: MetaLearner {
     public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
         let n = model.parameterCount
-        return try averaged(tasks, pool: pool) { task in
-            let (value, grads) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { all in
-                let theta = Array(all[0..<n]), rates = Array(all[n...])
-                // First order still learns the rates: they enter θ' directly.
-                let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: innerSteps,
-                                              rates: .learned(rates), createGraph: !firstOrder)
-                return try loss(try model(adapted, Variable(task.queryX)), task.queryY)
-            }
-            return (try value.item(), grads.map(\.value))
-        }
+        let (steps, graph) = (innerSteps, !firstOrder)
+        let inner = self.inner
+        // First order still learns the rates: they enter θ' directly.
+        return try metaGradient(metaParams, tasks: tasks, pool: pool, perTask: { all, task in
+            let adapted = try inner.adapt(Array(all[0..<n]), x: task.supportX, y: task.supportY, steps: steps,
+                                          rates: .learned(Array(all[n...])), createGraph: graph)
+            return try inner.loss(try inner.model(adapted, Variable(task.queryX)), task.queryY)
+        }, batched: { all, st, bm in
+            // The rates are shared by all tasks: they broadcast against the tiled gradients.
+            let adapted = try inner.adaptBatched(bm, try inner.tile(Array(all[0..<n]), tasks: st.count),
+                                                 x: st.supportX, y: st.supportY, steps: steps,
+                                                 rates: .learned(Array(all[n...])), createGraph: graph)
+            return try inner.batchedLoss(bm, adapted, x: st.queryX, y: st.queryY)
+        })
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {

@@ -76,4 +76,31 @@ final class OtherLearnersTests: XCTestCase {
         XCTAssertEqual(curve.loss[0], unadapted.reduce(0, +) / 5, accuracy: 1e-5)
         XCTAssertLessThan(curve.loss[5], curve.loss[0])
     }
+
+    /// MLP runs a meta-batch as stacked tasks (chunks of at most 16, so 25
+    /// tasks make two chunks); the same network inside a Sequential runs task
+    /// by task. Both must give the same meta-loss and meta-gradient.
+    func testBatchedAndPerTaskPathsAgree() throws {
+        let mlp = try MLP(sizes: [1, 12, 12, 1], activation: .tanh)
+        let wrapped = Sequential([mlp])
+        XCTAssertFalse(wrapped is any TaskBatchedModel)
+        var rng = RNG(seed: 21)
+        let tasks = try Sinusoid(shots: 5, queries: 7).sample(25, rng: &rng)
+        let theta = try mlp.initialParameters(rng: &rng)
+        let pairs: [(any MetaLearner, any MetaLearner)] = [
+            (try MAML(model: mlp, innerLR: 0.05, innerSteps: 2), try MAML(model: wrapped, innerLR: 0.05, innerSteps: 2)),
+            (try MAML(model: mlp, innerLR: 0.05, innerSteps: 2, firstOrder: true),
+             try MAML(model: wrapped, innerLR: 0.05, innerSteps: 2, firstOrder: true)),
+            (try MetaSGD(model: mlp, initialLR: 0.05, innerSteps: 2), try MetaSGD(model: wrapped, initialLR: 0.05, innerSteps: 2)),
+            (try ANIL(model: mlp, innerLR: 0.05, innerSteps: 2), try ANIL(model: wrapped, innerLR: 0.05, innerSteps: 2)),
+        ]
+        for (batched, perTask) in pairs {
+            var r = RNG(seed: 1)
+            let meta = theta + (try batched.initialMetaParameters(rng: &r)).dropFirst(theta.count)
+            let a = try batched.metaLossAndGrad(meta, tasks: tasks)
+            let b = try perTask.metaLossAndGrad(meta, tasks: tasks)
+            XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5 * Swift.max(1, Swift.abs(b.loss)), "\(type(of: batched))")
+            for (g, h) in zip(a.grads, b.grads) { assertClose(g, h, rtol: 1e-3, atol: 1e-5, "\(type(of: batched))") }
+        }
+    }
 }

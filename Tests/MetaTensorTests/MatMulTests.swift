@@ -62,6 +62,23 @@ final class MatMulTests: XCTestCase {
         }
     }
 
+    /// Products below `smallGEMMLimit` take the in-engine kernel (4-row by
+    /// 8-column register blocks, then leftover rows and columns); larger ones
+    /// go to OpenBLAS. Both paths, and every leftover case, against the reference.
+    func testSmallKernelBlocksAndBLASPath() throws {
+        var rng = TestRandom(seed: 43)
+        for (m, k, n) in [(4, 3, 8), (8, 5, 16), (9, 7, 17), (10, 40, 40), (40, 10, 40), (3, 40, 7), (10, 1, 40), (10, 40, 1)] {
+            XCTAssertLessThanOrEqual(m * n * k, smallGEMMLimit)
+            try check(&rng, batchA: [3], batchB: [3], m: m, k: k, n: n)
+            try check(&rng, batchA: [], batchB: [], m: m, k: k, n: n)
+        }
+        for (m, k, n) in [(50, 60, 70), (64, 65, 33)] {
+            XCTAssertGreaterThan(m * n * k, smallGEMMLimit)
+            try check(&rng, batchA: [], batchB: [], m: m, k: k, n: n)
+            try check(&rng, batchA: [2], batchB: [], m: m, k: k, n: n)
+        }
+    }
+
     func testEqualBatches() throws {
         var rng = TestRandom(seed: 42)
         try check(&rng, batchA: [3], batchB: [3], m: 4, k: 5, n: 2)

@@ -32,6 +32,15 @@ extension Tensor {
         let strideA = batchA.isEmpty ? 0 : m * ka, strideB = batchB.isEmpty ? 0 : ka * n
         let lda = Int32(transposeA ? m : ka), ldb = Int32(transposeB ? ka : n)
         let ta = transposeA ? CblasTrans : CblasNoTrans, tb = transposeB ? CblasTrans : CblasNoTrans
+        if m &* n &* ka <= smallGEMMLimit {
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: transposeB ? ka * n : 1)
+            defer { scratch.deallocate() }
+            for i in 0..<nb {
+                smallGEMM(a.storage.base + i * strideA, b.storage.base + i * strideB, out.storage.base + i * m * n,
+                          m: m, n: n, k: ka, transposeA: transposeA, transposeB: transposeB, scratch: scratch)
+            }
+            return out
+        }
         // A batch against one shared right matrix is a single tall GEMM.
         if !transposeA, !batchA.isEmpty, batchB.isEmpty, nb * m <= limit {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(nb * m), Int32(n), Int32(ka), 1,

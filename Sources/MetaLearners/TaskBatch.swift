@@ -1,0 +1,68 @@
+import MetaTensor
+import MetaAutodiff
+import MetaNN
+import MetaData
+
+/// The tasks of a meta-batch stacked along a leading task axis, for models
+/// that can run them as one batched computation (`TaskBatchedModel`).
+struct StackedTasks {
+    let supportX: Tensor, supportY: Tensor, queryX: Tensor, queryY: Tensor
+    let count: Int
+
+    /// nil when the tasks' shapes differ (then they run one by one).
+    init?(_ tasks: ArraySlice<Task>) throws {
+        guard let first = tasks.first else { return nil }
+        for t in tasks where t.supportX.shape != first.supportX.shape || t.supportY.shape != first.supportY.shape
+            || t.queryX.shape != first.queryX.shape || t.queryY.shape != first.queryY.shape { return nil }
+        func stack(_ part: (Task) -> Tensor) throws -> Tensor {
+            try Tensor.concat(tasks.map { try part($0).reshaped([1] + part($0).shape) }, axis: 0)
+        }
+        supportX = try stack(\.supportX); supportY = try stack(\.supportY)
+        queryX = try stack(\.queryX); queryY = try stack(\.queryY)
+        count = tasks.count
+    }
+}
+
+extension InnerLoop {
+    /// Each parameter repeated along a new leading task axis. The repetition is
+    /// a broadcast, so the outer gradient sums the per-task contributions.
+    func tile(_ params: [Variable], tasks: Int) throws -> [Variable] {
+        try params.map { try $0.reshaped([1] + $0.shape).broadcast(to: [tasks] + $0.shape) }
+    }
+
+    /// Mean over tasks of each task's mean loss. Every task has the same
+    /// number of examples, so this is the loss over all of them at once.
+    func batchedLoss(_ model: any TaskBatchedModel, _ params: [Variable], x: Tensor, y: Tensor) throws -> Variable {
+        let pred = try model.forwardBatched(params[...], Variable(x))
+        if loss.isClassification {
+            let flat = try pred.reshaped([-1, pred.shape[pred.rank - 1]])
+            return try loss(flat, try y.reshaped([-1]))
+        }
+        return try loss(pred, y)
+    }
+
+    /// `adapt` for all tasks at once: `params` are tiled (T, ...). The inner
+    /// objective is the sum of per-task losses, whose gradient with respect
+    /// to task t's slice is task t's own gradient.
+    func adaptBatched(_ model: any TaskBatchedModel, _ params: [Variable], x: Tensor, y: Tensor, steps: Int,
+                      rates: Rates, adapted: [Bool]? = nil, createGraph: Bool) throws -> [Variable] {
+        var current = params
+        let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
+        let tasks = Float(x.shape[0])
+        for _ in 0..<steps {
+            let frozen = current
+            let grads = try Autodiff.grad(at: which.map { current[$0] }, createGraph: createGraph) { vars in
+                var all = frozen
+                for (k, i) in which.enumerated() { all[i] = vars[k] }
+                return try batchedLoss(model, all, x: x, y: y) * tasks
+            }
+            for (k, i) in which.enumerated() {
+                switch rates {
+                case .shared(let lr): current[i] = try current[i] - grads[k] * lr
+                case .learned(let lrs): current[i] = try current[i] - lrs[i] * grads[k]
+                }
+            }
+        }
+        return current
+    }
+}

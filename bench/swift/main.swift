@@ -1,0 +1,49 @@
+// Meta-iterations per second of the engine's learners, measured in-process
+// (no Python). Peers are compared in bench/*.py; this isolates the engine.
+//
+//     swift run -c release metaswift-bench [seconds-per-case]
+import MetaSwift
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+let budget = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 2 : 2
+
+func measure(_ name: String, _ learner: any MetaLearner, metaBatch: Int) throws {
+    var rng = RNG(seed: 0)
+    let params = try learner.initialMetaParameters(rng: &rng)
+    let tasks = try Sinusoid(shots: 10, queries: 10).sample(metaBatch, rng: &rng)
+    _ = try learner.metaLossAndGrad(params, tasks: tasks)  // warm up
+    var n = 0
+    let start = now()
+    while now() - start < budget {
+        _ = try learner.metaLossAndGrad(params, tasks: tasks)
+        n += 1
+    }
+    let rate = Double(n) / (now() - start)
+    print("\(name): \(Int(rate)) meta-iterations/s (meta-batch \(metaBatch))")
+}
+
+let model = try MLP(sizes: [1, 40, 40, 1])
+for threads in [1, 2] {
+    let pool = WorkerPool(threads: threads)
+    try measure("MAML 2nd order, \(threads) thread(s)", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: pool), metaBatch: 25)
+    try measure("MAML 1st order, \(threads) thread(s)", try MAML(model: model, innerLR: 0.01, innerSteps: 1, firstOrder: true, pool: pool), metaBatch: 25)
+}
+
+// Pool sanity: two CPU-bound jobs on two threads should take the time of one.
+do {
+    let pool = WorkerPool(threads: 2)
+    var t = now()
+    _ = try pool.map(2) { i -> Double in var s = 0.0; for k in 0..<50_000_000 { s += Double(k & 7) * 1e-9 }; return s }
+    let two = now() - t
+    t = now()
+    _ = try WorkerPool(threads: 1).map(2) { i -> Double in var s = 0.0; for k in 0..<50_000_000 { s += Double(k & 7) * 1e-9 }; return s }
+    print("pool: 2 jobs on 2 threads \(two)s, on 1 thread \(now() - t)s")
+}
