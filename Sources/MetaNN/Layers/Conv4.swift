@@ -1,0 +1,90 @@
+import MetaTensor
+import MetaAutodiff
+
+/// The standard few-shot image encoder (Vinyals et al. 2016; Finn et al. 2017;
+/// Snell et al. 2017): `blocks` blocks of
+/// [3x3 conv with `hidden` filters and padding 1, BatchNorm, ReLU, 2x2 max-pool],
+/// then flatten, then (when `outputs` is set) a Linear head, MAML's N-way
+/// classifier.
+///
+/// Each pool halves the spatial size, flooring: 28 → 14 → 7 → 3 → 1 gives a
+/// 64-dim embedding for Omniglot with 64 filters; 84 → 42 → 21 → 10 → 5 gives
+/// 64·25 = 1600 for miniImageNet (800 with MAML's 32 filters). The head's
+/// input size therefore depends on `imageSize`, which only the head uses.
+///
+/// Parameters: "block1.conv.W" (hidden, inChannels, 3, 3), "block1.conv.b",
+/// "block1.bn.gamma", "block1.bn.beta", ..., then "head.W", "head.b".
+/// `body` and `head` are models on their own: the body's parameters are the
+/// first `body.parameterCount` of the list, the head's the rest (ANIL adapts
+/// only those; ProtoNet uses the body alone).
+///
+/// The convolutions keep their biases, as the reference implementations do,
+/// although batch-statistics BatchNorm subtracts them again: their gradient
+/// is zero up to rounding.
+public struct Conv4: Model {
+    public let inChannels: Int
+    public let hidden: Int
+    public let blocks: Int
+    public let outputs: Int?
+    public let imageSize: Int
+    public let body: Sequential
+    public let head: Linear?
+    let whole: Sequential
+
+    public init(inChannels: Int = 1, hidden: Int = 64, blocks: Int = 4, outputs: Int? = nil,
+                imageSize: Int = 28, eps: Float = 1e-5) throws {
+        try requirePositive(inChannels, "inChannels", in: "Conv4")
+        try requirePositive(hidden, "hidden", in: "Conv4")
+        try requirePositive(blocks, "blocks", in: "Conv4")
+        var parts: [(String, any Model)] = []
+        for b in 1...blocks {
+            parts.append(("block\(b).conv", try Conv2d(inChannels: b == 1 ? inChannels : hidden, outChannels: hidden,
+                                                       kernelSize: 3, padding: 1)))
+            parts.append(("block\(b).bn", try BatchNorm(features: hidden, eps: eps)))
+            parts.append(("block\(b).relu", Activation.relu))
+            parts.append(("block\(b).pool", try MaxPool2d(kernelSize: 2)))
+        }
+        parts.append(("flatten", Flatten()))
+        self.inChannels = inChannels
+        self.hidden = hidden
+        self.blocks = blocks
+        self.outputs = outputs
+        self.imageSize = imageSize
+        self.body = try Sequential(named: parts)
+        if let outputs {
+            let head = try Linear(inputs: try Conv4.embeddingSize(hidden: hidden, blocks: blocks, imageSize: imageSize),
+                                  outputs: outputs)
+            self.head = head
+            self.whole = try Sequential(named: parts + [("head", head)])
+        } else {
+            self.head = nil
+            self.whole = body
+        }
+    }
+
+    /// Length of the flattened embedding for square images of side `imageSize`.
+    public static func embeddingSize(hidden: Int, blocks: Int, imageSize: Int) throws -> Int {
+        var side = imageSize
+        for _ in 0..<max(blocks, 0) { side /= 2 }
+        guard side > 0 else {
+            throw MetaError.argument("Conv4: imageSize \(imageSize) is too small for \(blocks) 2x2 poolings")
+        }
+        return hidden * side * side
+    }
+
+    public var embeddingSize: Int {
+        (try? Conv4.embeddingSize(hidden: hidden, blocks: blocks, imageSize: imageSize)) ?? 0
+    }
+
+    public var parameterSpecs: [ParameterSpec] { whole.parameterSpecs }
+
+    public func initialParameters(rng: inout RNG) throws -> [Tensor] { try whole.initialParameters(rng: &rng) }
+
+    /// x of shape (N, inChannels, H, W) → (N, embedding) or (N, outputs).
+    public func forward(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable {
+        guard x.rank == 4, x.shape[1] == inChannels else {
+            throw MetaError.shape("Conv4: input x must be NCHW with C = \(inChannels), got \(x.shape)")
+        }
+        return try whole.forward(params, x)
+    }
+}
