@@ -11,7 +11,7 @@ from ._arrays import as_float32, to_numpy, to_tensor
 
 __all__ = ["MLP"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
 
 class MLP:
@@ -26,7 +26,7 @@ class MLP:
         sizes: layer widths, inputs first, at least two, each > 0.
             ``[1, 40, 40, 1]`` is the sinusoid-regression network of
             Finn et al. 2017 (MAML).
-        activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``.
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"identity"``.
         seed: an integer in ``[0, 2**64)``.
 
     Example:
