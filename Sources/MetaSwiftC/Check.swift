@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import MetaSwift
 
 /// Argument checks shared by every `@_cdecl` body. Each returns the checked
@@ -77,6 +80,20 @@ enum Check {
         guard shape.count == expected else {
             throw MetaError.shape("\(name): expected \(expected) dimensions, got shape \(shape)")
         }
+    }
+
+    /// Refuses work whose float buffers could not be allocated on this
+    /// machine. The engine's allocator traps when malloc fails (which would
+    /// kill the Python process), and with Linux's default overcommit a single
+    /// request larger than physical memory is what fails; smaller ones succeed.
+    static func fitsInMemory(elements: Int, _ name: String) throws {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return }
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let available = pages.multipliedReportingOverflow(by: pageSize)
+        guard overflow || available.overflow || bytes > available.partialValue else { return }
+        throw BridgeError.argument("\(name): needs \(elements) floats, more than this machine's memory "
+                                   + "(\(available.partialValue >> 20) MiB)")
     }
 
     /// A NUL-terminated UTF-8 string.

@@ -17,10 +17,16 @@ enum ModelFactory {
             let known = Activation.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
             throw BridgeError.argument("activation: unknown activation '\(activation)'; expected one of \(known)")
         }
+        let weights = zip(sizes, sizes.dropFirst()).reduce(0) { total, layer in
+            let (w, o1) = layer.0.multipliedReportingOverflow(by: layer.1)
+            let (t, o2) = total.addingReportingOverflow(w &+ layer.1)
+            return o1 || o2 ? Int.max : t
+        }
+        try Check.fitsInMemory(elements: weights, "sizes")
         let model = try MLP(sizes: sizes, activation: act)
         var rng = RNG(seed: seed)
         let values = try model.initialParameters(rng: &rng)
-        let inputs = sizes[0]
+        let inputs = sizes[0], widest = sizes.max() ?? 0
         return try ModelObject(model: model, values: values) { shape in
             guard shape.count == 2 else {
                 throw MetaError.shape("x: expected 2 dimensions (batch, \(inputs)), got shape \(shape)")
@@ -28,6 +34,8 @@ enum ModelFactory {
             guard shape[1] == inputs else {
                 throw MetaError.shape("x: expected \(inputs) features per row (shape (batch, \(inputs))), got shape \(shape)")
             }
+            let (activations, overflow) = shape[0].multipliedReportingOverflow(by: widest)
+            try Check.fitsInMemory(elements: overflow ? Int.max : activations, "x")
         }
     }
 }

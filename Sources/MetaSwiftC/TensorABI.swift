@@ -17,7 +17,9 @@ public func ms_tensor_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ data: 
     guarded {
         let out = try Check.outHandle(out, "out")
         let dims = try Check.shape(shape, rank: rank, "shape")
-        let values = try Check.floats(data, count: try ShapeMath.count(dims), "data")
+        let n = try ShapeMath.count(dims)
+        let values = try Check.floats(data, count: n, "data")
+        try Check.fitsInMemory(elements: n, "shape")
         out.pointee = Handles.publish(TensorObject(try Tensor.copying(values, shape: dims)))
     }
 }

@@ -150,3 +150,22 @@ def test_no_handles_leak():
     assert (_core._handle_count("tensor"), _core._handle_count("model")) == before
     with pytest.raises(metaswift.Error, match=r"^kind: unknown handle kind 'x'"):
         _core._handle_count("x")
+
+
+def test_models_too_large_for_memory_are_refused_not_crashed():
+    """The engine's allocator traps when malloc fails; the bridge refuses such
+    sizes first. Run in a child process so a regression fails this test
+    instead of killing the test run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, metaswift\n"
+        "try:\n"
+        "    metaswift.nn.MLP([300000, 300000])\n"
+        "except metaswift.Error as e:\n"
+        "    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0, f"the interpreter died with status {done.returncode}"
+    assert done.stdout.startswith("sizes: needs 90000300000 floats, more than this machine's memory")
