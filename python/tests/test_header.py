@@ -74,12 +74,19 @@ def test_header_and_cdecl_functions_agree_in_name_and_arity():
 
 def test_every_new_has_exactly_one_free():
     names = set(header_functions())
-    kinds_new = {re.match(r"ms_(\w+?)_new", n).group(1) for n in names if re.match(r"ms_\w+?_new", n)}
-    assert kinds_new == {"tensor", "model"}
-    for kind in kinds_new:
-        assert f"ms_{kind}_free" in names
-    frees = {n for n in names if n.endswith("_free")}
-    assert frees == {f"ms_{k}_free" for k in kinds_new}
+    created = {re.match(r"ms_(\w+?)_new", n).group(1) for n in names if re.match(r"ms_\w+?_new", n)}
+    freed = {re.match(r"ms_(\w+)_free$", n).group(1) for n in names if n.endswith("_free")}
+    assert {"tensor", "model"} <= created
+    assert created == freed
+
+
+def test_every_handle_kind_has_a_c_type_and_a_registry_kind():
+    header = HEADER.read_text()
+    kinds = set(re.findall(r"typedef struct ms_(\w+)_s\* ms_\1;", header))
+    swift = (SWIFT_SOURCES / "Handles.swift").read_text()
+    enum = swift[swift.index("enum HandleKind"):]
+    enum = enum[:enum.index("}")]
+    assert kinds == set(re.findall(r"case (\w+)", enum))
 
 
 def test_header_compiles_as_strict_c_and_links(library_path, tmp_path):
