@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MetaSwift
+
+/// Argument checks shared by every `@_cdecl` body. Each returns the checked
+/// value in Swift form or throws an error whose message starts with the
+/// argument's name as the header spells it, so an ABI function reads as a
+/// list of checks followed by one engine call:
+///
+///     @_cdecl("ms_model_forward")
+///     public func ms_model_forward(_ out: UnsafeMutablePointer<OpaquePointer?>?,
+///                                  _ model: OpaquePointer?, _ x: OpaquePointer?) -> Int32 {
+///         guarded {                                   // errors -> status + ms_last_error
+///             let out = try Check.outHandle(out, "out")                        // outputs first
+///             let m = try Handles.resolve(model, as: ModelObject.self, "model") // kind-checked
+///             let input = try Handles.resolve(x, as: TensorObject.self, "x").tensor
+///             try m.checkInput(input.shape)                                     // every input
+///             out.pointee = Handles.publish(TensorObject(try ...engine call...))
+///         }
+///     }
+///
+/// Then declare it in include/metaswift.h (python/tests/test_header.py fails
+/// until header, symbols and `@_cdecl`s agree) and wrap it in python/src with
+/// the GIL released around the call. A new kind of object (a learner) adds a
+/// `HandleKind` case, a final class conforming to `Handled`, one
+/// `ms_KIND_new*` and one `ms_KIND_free`, its `typedef struct ms_KIND_s*` in
+/// the header, and a heap type in python/src whose tp_dealloc calls the free.
+enum Check {
+    /// Largest rank accepted at the ABI (NumPy's own limit).
+    static let maxRank = 64
+
+    /// An out-parameter: must not be NULL.
+    static func out<T>(_ pointer: UnsafeMutablePointer<T>?, _ name: String) throws -> UnsafeMutablePointer<T> {
+        guard let pointer else { throw BridgeError.argument("\(name): output pointer is NULL") }
+        return pointer
+    }
+
+    /// An out-handle: must not be NULL; set to NULL now so a failed call leaves NULL.
+    static func outHandle(_ pointer: UnsafeMutablePointer<OpaquePointer?>?, _ name: String) throws -> UnsafeMutablePointer<OpaquePointer?> {
+        let out = try Check.out(pointer, name)
+        out.pointee = nil
+        return out
+    }
+
+    /// A size or count: 0 or more.
+    static func count(_ value: Int64, _ name: String) throws -> Int {
+        guard value >= 0 else { throw BridgeError.argument("\(name): must be >= 0, got \(value)") }
+        return Int(truncatingIfNeeded: value)
+    }
+
+    /// An index into `0..<count`.
+    static func index(_ value: Int64, count: Int, _ name: String) throws -> Int {
+        guard value >= 0, value < Int64(count) else {
+            throw MetaError.index("\(name): \(value) is out of range 0..<\(count)")
+        }
+        return Int(truncatingIfNeeded: value)
+    }
+
+    /// A shape of `rank` dimensions read from `pointer`: 0 <= rank <= maxRank,
+    /// every dimension >= 0, and an element count that does not overflow.
+    static func shape(_ pointer: UnsafePointer<Int64>?, rank: Int64, _ name: String) throws -> [Int] {
+        let r = try count(rank, "rank")
+        guard r <= maxRank else { throw BridgeError.argument("rank: at most \(maxRank) dimensions, got \(r)") }
+        if r == 0 { return [] }
+        guard let pointer else { throw BridgeError.argument("\(name): NULL for rank \(r)") }
+        let dims = (0..<r).map { Int(truncatingIfNeeded: pointer[$0]) }
+        _ = try ShapeMath.count(dims, name: name)
+        return dims
+    }
+
+    /// `count` floats at `pointer`: NULL is accepted only for zero elements,
+    /// and the pointer must be aligned for Float.
+    static func floats(_ pointer: UnsafePointer<Float>?, count: Int, _ name: String) throws -> UnsafeBufferPointer<Float> {
+        guard let pointer else {
+            guard count == 0 else { throw BridgeError.argument("\(name): NULL for \(count) elements") }
+            return UnsafeBufferPointer(start: nil, count: 0)
+        }
+        guard Int(bitPattern: pointer) % MemoryLayout<Float>.alignment == 0 else {
+            throw BridgeError.argument("\(name): not aligned to \(MemoryLayout<Float>.alignment) bytes")
+        }
+        return UnsafeBufferPointer(start: pointer, count: count)
+    }
+
+    /// Every element finite; NaN and infinity are rejected where they can
+    /// only be a mistake (parameters, inputs of a model).
+    static func finite(_ values: UnsafeBufferPointer<Float>, _ name: String) throws {
+        for (i, v) in values.enumerated() where !v.isFinite {
+            throw BridgeError.argument("\(name): element \(i) is \(v); values must be finite")
+        }
+    }
+
+    static func finite(_ tensor: Tensor, _ name: String) throws {
+        try tensor.withUnsafeBufferPointer { try finite($0, name) }
+    }
+
+    /// A shape checked against an expected rank.
+    static func rank(_ shape: [Int], _ expected: Int, _ name: String) throws {
+        guard shape.count == expected else {
+            throw MetaError.shape("\(name): expected \(expected) dimensions, got shape \(shape)")
+        }
+    }
+
+    /// Refuses work whose float buffers could not be allocated on this
+    /// machine. The engine's allocator traps when malloc fails (which would
+    /// kill the Python process), and with Linux's default overcommit a single
+    /// request larger than physical memory is what fails; smaller ones succeed.
+    static func fitsInMemory(elements: Int, _ name: String) throws {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return }
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        let available = pages.multipliedReportingOverflow(by: pageSize)
+        guard overflow || available.overflow || bytes > available.partialValue else { return }
+        throw BridgeError.argument("\(name): needs \(elements) floats, more than this machine's memory "
+                                   + "(\(available.partialValue >> 20) MiB)")
+    }
+
+    /// A NUL-terminated UTF-8 string.
+    static func string(_ pointer: UnsafePointer<CChar>?, _ name: String) throws -> String {
+        guard let pointer else { throw BridgeError.argument("\(name): NULL string") }
+        return String(cString: pointer)
+    }
+
+    /// `count` positive sizes (layer widths and the like).
+    static func sizes(_ pointer: UnsafePointer<Int64>?, count: Int64, _ name: String) throws -> [Int] {
+        let n = try Check.count(count, "\(name) count")
+        guard n > 0 else { return [] }
+        guard let pointer else { throw BridgeError.argument("\(name): NULL for \(n) sizes") }
+        return try (0..<n).map { i in
+            let v = pointer[i]
+            guard v > 0 else { throw BridgeError.argument("\(name)[\(i)]: sizes must be > 0, got \(v)") }
+            guard v <= Int64(Int32.max) else { throw BridgeError.argument("\(name)[\(i)]: \(v) is too large") }
+            return Int(truncatingIfNeeded: v)
+        }
+    }
+
+    /// Copies a shape into a caller's array of `capacity` elements.
+    static func write(_ shape: [Int], to pointer: UnsafeMutablePointer<Int64>?, capacity: Int64, _ name: String) throws {
+        let cap = try count(capacity, "capacity")
+        guard cap >= shape.count else {
+            throw BridgeError.argument("capacity: \(cap) is less than the rank \(shape.count)")
+        }
+        guard !shape.isEmpty else { return }
+        let out = try Check.out(pointer, name)
+        for (i, d) in shape.enumerated() { out[i] = Int64(d) }
+    }
+}
+
+extension Tensor {
+    /// A new tensor holding a copy of `values` (already checked to hold the
+    /// shape's element count).
+    static func copying(_ values: UnsafeBufferPointer<Float>, shape: [Int]) throws -> Tensor {
+        try Tensor.make(shape: shape) { dst, n in
+            guard let src = values.baseAddress, n > 0 else { return }
+            dst.update(from: src, count: n)
+        }
+    }
+}

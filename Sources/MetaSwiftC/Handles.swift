@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kinds of engine objects that cross the ABI as opaque handles. Each
+/// kind has its own C type (`ms_tensor`, `ms_model`, ...) and its own free
+/// function; the registry remembers the kind so a handle of one kind passed
+/// where another is expected is reported, not dereferenced.
+enum HandleKind: String {
+    case tensor
+    case model
+}
+
+/// An object that a handle can point to.
+protocol Handled: AnyObject {
+    static var kind: HandleKind { get }
+}
+
+/// A pthread mutex on the heap (a Swift struct holding `pthread_mutex_t` may
+/// be moved, which a mutex must never be).
+final class Lock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always)
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// The live handles: a handle is the address of a retained Swift object
+/// (`Unmanaged.passRetained`), and this table maps each live address to its
+/// kind. A handle is resolved only after the table vouches for it, so a freed
+/// handle, a pointer that metaswift never handed out, or a handle of the wrong
+/// kind becomes an error before anything is dereferenced.
+///
+/// Resolution retains the object while the table's lock is held, so a handle
+/// freed concurrently on another thread stays alive until the call using it
+/// returns. The one case the table cannot catch is a stale handle whose address
+/// has since been reused by a new object of the same kind (as with any
+/// pointer-based handle); the Python layer never keeps a handle past its free.
+///
+/// Nothing runs under the lock but table updates and a retain: deinitialisers
+/// (which may call back into Python and take the GIL) run outside it, so the
+/// lock never nests with another.
+enum Handles {
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var live: [UInt: HandleKind] = [:]
+
+    /// Retains `object` and returns its new handle.
+    static func publish<T: Handled>(_ object: T) -> OpaquePointer {
+        let raw = Unmanaged.passRetained(object).toOpaque()
+        lock.withLock { live[UInt(bitPattern: raw)] = T.kind }
+        return OpaquePointer(raw)
+    }
+
+    /// The object behind `handle`, or an error naming the argument.
+    static func resolve<T: Handled>(_ handle: OpaquePointer?, as type: T.Type, _ name: String) throws -> T {
+        guard let handle else {
+            throw BridgeError.handle("\(name): expected a \(T.kind) handle, got NULL")
+        }
+        let raw = UnsafeRawPointer(handle)
+        let found: Result<T, BridgeError> = lock.withLock {
+            guard let kind = live[UInt(bitPattern: raw)] else {
+                return .failure(.handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)"))
+            }
+            guard kind == T.kind else {
+                return .failure(.handle("\(name): expected a \(T.kind) handle, got a \(kind) handle"))
+            }
+            return .success(Unmanaged<T>.fromOpaque(raw).takeUnretainedValue())
+        }
+        return try found.get()
+    }
+
+    /// Forgets `handle` and drops its reference. NULL is a no-op; a handle that
+    /// is not live (double free, foreign pointer) or of another kind is an error
+    /// and is left untouched.
+    static func free<T: Handled>(_ handle: OpaquePointer?, as type: T.Type, _ name: String) throws {
+        guard let handle else { return }
+        let raw = UnsafeRawPointer(handle)
+        let removed: BridgeError? = lock.withLock {
+            let key = UInt(bitPattern: raw)
+            guard let kind = live[key] else {
+                return .handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)")
+            }
+            guard kind == T.kind else {
+                return .handle("\(name): expected a \(T.kind) handle, got a \(kind) handle")
+            }
+            live[key] = nil
+            return nil
+        }
+        if let removed { throw removed }
+        Unmanaged<T>.fromOpaque(raw).release()  // outside the lock: deinit may call out
+    }
+
+    /// Number of live handles of `kind` (for leak tests).
+    static func count(_ kind: HandleKind) -> Int {
+        lock.withLock { live.values.reduce(0) { $0 + ($1 == kind ? 1 : 0) } }
+    }
+}
+
+@_cdecl("ms_handle_count")
+public func ms_handle_count(_ out: UnsafeMutablePointer<Int64>?, _ kind: UnsafePointer<CChar>?) -> Int32 {
+    guarded {
+        let out = try Check.out(out, "out")
+        let name = try Check.string(kind, "kind")
+        guard let k = HandleKind(rawValue: name) else {
+            throw BridgeError.argument("kind: unknown handle kind '\(name)'")
+        }
+        out.pointee = Int64(Handles.count(k))
+    }
+}

@@ -1,0 +1,48 @@
+"""NumPy arrays to engine tensors and back."""
+import numpy as np
+
+from . import _core
+
+# Kinds NumPy can turn into float32 without losing meaning: bool, signed and
+# unsigned integers, floats. Complex, strings, bytes, objects, dates are refused.
+_NUMERIC_KINDS = "biuf"
+
+
+def as_float32(x, name="x"):
+    """``x`` as a C-contiguous, aligned float32 ndarray, for argument ``name``.
+
+    A float32 C-contiguous aligned array is returned as is (no copy); other
+    numeric arrays and nested sequences are converted (one copy).
+
+        >>> a = np.ones((2, 3), dtype=np.float32)
+        >>> as_float32(a) is a
+        True
+        >>> as_float32([[1, 2]]).dtype
+        dtype('float32')
+
+    Raises :class:`metaswift.Error` naming ``name`` for complex, string,
+    object and other non-numeric data.
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise _core.Error(f"{name}: cannot be read as a numeric array ({exc})") from None
+    if arr.dtype.kind not in _NUMERIC_KINDS:
+        raise _core.Error(f"{name}: expected real numbers, got dtype {arr.dtype} "
+                          f"({'complex' if arr.dtype.kind == 'c' else 'not numeric'})")
+    return np.require(arr, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
+
+
+def to_tensor(x, name="x"):
+    """An engine tensor viewing ``x`` (after :func:`as_float32`) without copying it.
+
+    The engine keeps the array alive while the tensor lives; the caller must
+    not modify it meanwhile.
+    """
+    return _core.Tensor(as_float32(x, name), copy=False)
+
+
+def to_numpy(tensor):
+    """A read-only ndarray viewing the tensor's engine memory (no copy); it
+    keeps the tensor alive. Use ``np.array(...)`` for a writable copy."""
+    return np.asarray(tensor)
