@@ -3,13 +3,23 @@
 // MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim; MetaTensor <- MetaData / MetaEval;
 // <- MetaLearners <- MetaSwift (umbrella) <- MetaSwiftC (the C ABI).
 import PackageDescription
+import Foundation
 
 /// Engine targets are compiled with whole-module optimisation in release builds;
 /// kernels index through unsafe pointers with wrapping arithmetic, so `-O`
 /// vectorises them without dropping Swift's safety checks elsewhere.
+///
+/// The engine is built from source on the machine that runs it (`pip install`),
+/// so, like `-march=native`, it uses AVX2 and FMA when this machine has them
+/// (the small-matrix GEMM then issues fused multiply-adds) and plain x86-64
+/// otherwise. `METASWIFT_PORTABLE=1` forces the latter (for a binary that must
+/// run on other machines).
+let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+let hasFMA = ProcessInfo.processInfo.environment["METASWIFT_PORTABLE"] == nil
+    && cpuinfo.contains(" avx2") && cpuinfo.contains(" fma")
 let engineSettings: [SwiftSetting] = [
-    .unsafeFlags(["-wmo"], .when(configuration: .release)),
-]
+    .unsafeFlags(["-wmo"] + (hasFMA ? ["-target-cpu", "haswell"] : []), .when(configuration: .release)),
+] + (hasFMA ? [.define("METASWIFT_FMA", .when(configuration: .release))] : [])
 
 let package = Package(
     name: "metaswift",

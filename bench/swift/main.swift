@@ -37,13 +37,20 @@ for threads in [1, 2] {
     try measure("MAML 1st order, \(threads) thread(s)", try MAML(model: model, innerLR: 0.01, innerSteps: 1, firstOrder: true, pool: pool), metaBatch: 25)
 }
 
-// Pool sanity: two CPU-bound jobs on two threads should take the time of one.
+// Pool scaling: the same two independent meta-gradients, one after the other
+// and then on two threads.
 do {
-    let pool = WorkerPool(threads: 2)
+    let maml = try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1))
+    var rng = RNG(seed: 0)
+    let params = try maml.initialMetaParameters(rng: &rng)
+    let tasks = try Sinusoid(shots: 10, queries: 10).sample(13, rng: &rng)
+    let reps = 200
     var t = now()
-    _ = try pool.map(2) { i -> Double in var s = 0.0; for k in 0..<50_000_000 { s += Double(k & 7) * 1e-9 }; return s }
-    let two = now() - t
+    for _ in 0..<reps { for _ in 0..<2 { _ = try maml.metaLossAndGrad(params, tasks: tasks) } }
+    let serial = now() - t
+    let pool = WorkerPool(threads: 2)
     t = now()
-    _ = try WorkerPool(threads: 1).map(2) { i -> Double in var s = 0.0; for k in 0..<50_000_000 { s += Double(k & 7) * 1e-9 }; return s }
-    print("pool: 2 jobs on 2 threads \(two)s, on 1 thread \(now() - t)s")
+    for _ in 0..<reps { _ = try pool.map(2) { _ in try maml.metaLossAndGrad(params, tasks: tasks) } }
+    let parallel = now() - t
+    print("pool: \(reps) x 2 chunks serial \(serial)s, on 2 threads \(parallel)s (speed-up \(serial / parallel))")
 }

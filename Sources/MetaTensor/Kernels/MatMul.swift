@@ -26,7 +26,9 @@ extension Tensor {
         let limit = Int(Int32.max)
         guard m <= limit, n <= limit, ka <= limit else { throw MetaError.argument("matmul: dimension too large for BLAS") }
         let nb = try ShapeMath.count(batch)
-        let out = try Tensor.make(shape: batch + [m, n]) { p, c in if c > 0 { p.update(repeating: 0, count: c) } }
+        // Both kernels below overwrite every element (BLAS with beta = 0 does
+        // not read C); only an empty inner dimension leaves zeros to write.
+        let out = try Tensor.make(shape: batch + [m, n]) { p, c in if ka == 0 && c > 0 { p.update(repeating: 0, count: c) } }
         if m == 0 || n == 0 || nb == 0 { return out }
         if ka == 0 { return out }
         let strideA = batchA.isEmpty ? 0 : m * ka, strideB = batchB.isEmpty ? 0 : ka * n

@@ -33,10 +33,10 @@ func smallGEMM(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsafe
             for p in 0..<k {
                 let bv = UnsafeRawPointer(bp + (p &* n &+ j)).loadUnaligned(as: SIMD8<Float>.self)
                 let o = p &* acs
-                c0 += SIMD8(repeating: a0[o]) * bv
-                c1 += SIMD8(repeating: a1[o]) * bv
-                c2 += SIMD8(repeating: a2[o]) * bv
-                c3 += SIMD8(repeating: a3[o]) * bv
+                c0 = multiplyAdd(c0, SIMD8(repeating: a0[o]), bv)
+                c1 = multiplyAdd(c1, SIMD8(repeating: a1[o]), bv)
+                c2 = multiplyAdd(c2, SIMD8(repeating: a2[o]), bv)
+                c3 = multiplyAdd(c3, SIMD8(repeating: a3[o]), bv)
             }
             UnsafeMutableRawPointer(c + (i &* n &+ j)).storeBytes(of: c0, as: SIMD8<Float>.self)
             UnsafeMutableRawPointer(c + ((i &+ 1) &* n &+ j)).storeBytes(of: c1, as: SIMD8<Float>.self)
@@ -52,7 +52,7 @@ func smallGEMM(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsafe
             let j = blk &* 8
             var acc = SIMD8<Float>(repeating: 0)
             for p in 0..<k {
-                acc += SIMD8(repeating: ar[p &* acs]) * UnsafeRawPointer(bp + (p &* n &+ j)).loadUnaligned(as: SIMD8<Float>.self)
+                acc = multiplyAdd(acc, SIMD8(repeating: ar[p &* acs]), UnsafeRawPointer(bp + (p &* n &+ j)).loadUnaligned(as: SIMD8<Float>.self))
             }
             UnsafeMutableRawPointer(c + (r &* n &+ j)).storeBytes(of: acc, as: SIMD8<Float>.self)
         }
@@ -68,6 +68,17 @@ func smallGEMM(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsafe
             }
         }
     }
+}
+
+/// acc + a·b, fused into one FMA instruction when the build targets a CPU that
+/// has it; otherwise a multiply and an add (a software fma would be far slower).
+@inline(__always)
+func multiplyAdd(_ acc: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+    #if METASWIFT_FMA
+    return acc.addingProduct(a, b)
+    #else
+    return acc + a * b
+    #endif
 }
 
 /// Below this many multiply-adds a product is done by `smallGEMM`.
