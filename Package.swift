@@ -51,8 +51,9 @@ let package = Package(
                     .unsafeFlags(["-static-stdlib", "-Xlinker", "-soname=libmetaswift.so"]),
                 ]),
         .executableTarget(name: "maml-sinusoid", dependencies: ["MetaSwift"],
-                          path: "Examples/maml-sinusoid"),
-        .executableTarget(name: "metaswift-bench", dependencies: ["MetaSwift"], path: "bench/swift"),
+                          path: "Examples/maml-sinusoid", swiftSettings: engineSettings),
+        .executableTarget(name: "metaswift-bench", dependencies: ["MetaSwift"], path: "bench/swift",
+                          swiftSettings: engineSettings),
         .target(name: "_TestSupport", dependencies: ["MetaAutodiff"]),
 
         // MARK: - Tests

@@ -31,6 +31,11 @@ func measure(_ name: String, _ learner: any MetaLearner, metaBatch: Int) throws 
 }
 
 let model = try MLP(sizes: [1, 40, 40, 1])
+let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
+if only == "maml2" {
+    try measure("MAML 2nd order, 1 thread", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)), metaBatch: 25)
+    exit(0)
+}
 for threads in [1, 2] {
     let pool = WorkerPool(threads: threads)
     try measure("MAML 2nd order, \(threads) thread(s)", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: pool), metaBatch: 25)
@@ -52,5 +57,11 @@ do {
     t = now()
     for _ in 0..<reps { _ = try pool.map(2) { _ in try maml.metaLossAndGrad(params, tasks: tasks) } }
     let parallel = now() - t
+    let copies = [params.map { $0.copy() }, params.map { $0.copy() }]
+    let mamls = [try MAML(model: try MLP(sizes: [1, 40, 40, 1]), innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)),
+                 try MAML(model: try MLP(sizes: [1, 40, 40, 1]), innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1))]
+    t = now()
+    for _ in 0..<reps { _ = try pool.map(2) { i in try mamls[i].metaLossAndGrad(copies[i], tasks: tasks) } }
+    print("pool: with nothing shared between the two jobs \(now() - t)s")
     print("pool: \(reps) x 2 chunks serial \(serial)s, on 2 threads \(parallel)s (speed-up \(serial / parallel))")
 }
