@@ -17,10 +17,12 @@ public final class Storage: @unchecked Sendable {
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "Storage: negative count is a bug in the engine")
         self.count = count
-        // Aligned for SIMD loads; at least one element so `base` is never null.
-        var raw: UnsafeMutableRawPointer? = nil
-        _ = posix_memalign(&raw, 64, max(count, 1) * MemoryLayout<Float>.stride)
-        self.base = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
+        // malloc's 16-byte alignment suffices: kernels load SIMD vectors
+        // unaligned. At least one element, so `base` is never null.
+        guard let raw = malloc(max(count, 1) * MemoryLayout<Float>.stride) else {
+            fatalError("metaswift: out of memory allocating \(count) floats")
+        }
+        self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.release = nil
     }
 

@@ -13,7 +13,11 @@ func now() -> Double {
     return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
-let budget = CommandLine.arguments.count > 1 ? Double(CommandLine.arguments[1]) ?? 2 : 2
+// A number is seconds per case; "n100" runs exactly 100 iterations per case
+// (for instruction counts under valgrind, which do not depend on load).
+let budgetArg = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "2"
+let fixedIterations = budgetArg.hasPrefix("n") ? Int(budgetArg.dropFirst()) : nil
+let budget = Double(budgetArg) ?? 2
 
 func measure(_ name: String, _ learner: any MetaLearner, metaBatch: Int) throws {
     var rng = RNG(seed: 0)
@@ -22,7 +26,7 @@ func measure(_ name: String, _ learner: any MetaLearner, metaBatch: Int) throws 
     _ = try learner.metaLossAndGrad(params, tasks: tasks)  // warm up
     var n = 0
     let start = now()
-    while now() - start < budget {
+    while fixedIterations.map({ n < $0 }) ?? (now() - start < budget) {
         _ = try learner.metaLossAndGrad(params, tasks: tasks)
         n += 1
     }
