@@ -40,9 +40,12 @@ let package = Package(
         .target(name: "MetaNN", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
         .target(name: "MetaOptim", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
         .target(name: "MetaData", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
-        .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim", "MetaData"], swiftSettings: engineSettings),
+        .target(name: "MetaEval", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
+        .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim", "MetaData", "MetaEval"],
+                swiftSettings: engineSettings),
         .target(name: "MetaSwift",
-                dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaData", "MetaLearners"]),
+                dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaData", "MetaEval",
+                               "MetaLearners"]),
         .target(name: "MetaSwiftC", dependencies: ["MetaSwift"],
                 swiftSettings: engineSettings,
                 linkerSettings: [
@@ -62,6 +65,7 @@ let package = Package(
         .testTarget(name: "MetaNNTests", dependencies: ["MetaNN", "_TestSupport"]),
         .testTarget(name: "MetaOptimTests", dependencies: ["MetaOptim", "MetaNN", "_TestSupport"]),
         .testTarget(name: "MetaDataTests", dependencies: ["MetaData", "_TestSupport"]),
+        .testTarget(name: "MetaEvalTests", dependencies: ["MetaEval", "_TestSupport"]),
         .testTarget(name: "MetaLearnersTests", dependencies: ["MetaLearners", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

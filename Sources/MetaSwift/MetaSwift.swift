@@ -4,4 +4,5 @@
 @_exported import MetaNN
 @_exported import MetaOptim
 @_exported import MetaData
+@_exported import MetaEval
 @_exported import MetaLearners

@@ -1,0 +1,150 @@
+import MetaTensor
+import MetaAutodiff
+import MetaNN
+import MetaData
+
+/// Prototypical Networks (Snell, Swersky & Zemel, NeurIPS 2017).
+///
+/// An encoder f_φ embeds every example. The prototype of class c is the mean
+/// embedding of its support examples, p_c = (1/|S_c|) Σ_{x∈S_c} f_φ(x). A query
+/// q is scored against every prototype, and its class distribution is
+/// softmax over classes of
+///
+///     squaredEuclidean:  logit_c = −‖f_φ(q) − p_c‖²          (the paper's choice, §2.4)
+///     cosine:            logit_c = cos(f_φ(q), p_c) ∈ [−1, 1]
+///
+/// The episode loss is the mean softmax cross-entropy of the query labels.
+/// Nothing is fine-tuned per task: the meta-parameters are the encoder's
+/// parameters, meta-trained by gradient descent on the episode loss
+/// (`metaLossAndGrad`), `adapt` returns them unchanged and `innerSteps` is 0.
+/// A query is classified by its nearest prototype (`predict` in Predict.swift).
+///
+/// The squared distances of M queries to N prototypes come from one GEMM:
+/// ‖q − p‖² = ‖q‖² − 2 q·p + ‖p‖². Trap: for embeddings of large norm the
+/// expansion loses digits to cancellation (a distance can come out slightly
+/// negative); logits only feed a softmax, which is unaffected by that.
+///
+/// Support and query examples go through the encoder as ONE batch, as in the
+/// reference code: with batch-statistics BatchNorm (`Conv4`) the query set then
+/// shares the support set's statistics, and the embedding of an example
+/// depends on the rest of its episode (transductive, as in MAML).
+///
+///     let proto = ProtoNet(encoder: try Conv4(inChannels: 1, hidden: 64))  // no head: 64-d embeddings
+///     var trainer = try MetaTrainer(learner: proto, metaParameters: try proto.initialMetaParameters(rng: &rng),
+///                                   optimizer: .adam(learningRate: 1e-3), metaBatchSize: 1, seed: 0)
+///     try trainer.step(taskset)
+public struct ProtoNet: MetaLearner, EpisodeClassifier {
+    public enum Distance: String, Sendable, CaseIterable {
+        case squaredEuclidean = "squared_euclidean"
+        case cosine
+    }
+
+    /// Maps an input batch (n, ...) to embeddings; outputs of any rank are
+    /// flattened to (n, d).
+    public let encoder: any Model
+    public let distance: Distance
+    public let pool: WorkerPool
+
+    public init(encoder: any Model, distance: Distance = .squaredEuclidean, pool: WorkerPool = .shared) {
+        self.encoder = encoder
+        self.distance = distance
+        self.pool = pool
+    }
+
+    public var model: any Model { encoder }
+    public var loss: TaskLoss { .crossEntropy }
+    public var innerSteps: Int { 0 }
+    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
+
+    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
+
+    /// Query logits (M, N) for an episode whose support labels are 0..<N
+    /// (floats, shape (S,) or (S, 1)), every class with at least one example.
+    public func logits(_ params: [Variable], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Variable {
+        guard supportX.rank >= 1, supportX.shape[0] > 0 else {
+            throw MetaError.shape("ProtoNet: x_support must be a non-empty batch (n, ...), got shape \(supportX.shape)")
+        }
+        let s = supportX.shape[0]
+        let labels = try episodeLabels(supportY, name: "y_support", bound: s, examples: s)
+        let ways = (labels.max() ?? -1) + 1
+        var counts = [Int](repeating: 0, count: ways)
+        for l in labels { counts[l] += 1 }
+        if let missing = counts.firstIndex(of: 0) {
+            throw MetaError.argument("ProtoNet: y_support has no example of class \(missing); labels must cover 0..<\(ways)")
+        }
+        guard queryX.rank >= 1, supportX.shape.dropFirst() == queryX.shape.dropFirst() else {
+            throw MetaError.shape("ProtoNet: x_query examples \(Array(queryX.shape.dropFirst())) differ from x_support examples \(Array(supportX.shape.dropFirst()))")
+        }
+        let m = queryX.shape[0]
+        guard m > 0 else { throw MetaError.shape("ProtoNet: x_query is empty") }
+        let both = try encoder(params, Variable(try Tensor.concat([supportX, queryX], axis: 0)))
+        let embedded = try both.reshaped([s + m, -1])
+        let support = try embedded.slice(axis: 0, range: 0..<s)
+        let query = try embedded.slice(axis: 0, range: s..<(s + m))
+        // Prototypes as one product with the constant class-averaging matrix A (N, S),
+        // A[c, i] = 1/|S_c| when example i has class c: any support order works.
+        let average = try Tensor.make(shape: [ways, s]) { p, n in
+            p.update(repeating: 0, count: n)
+            for (i, l) in labels.enumerated() { p[l &* s &+ i] = 1 / Float(counts[l]) }
+        }
+        let protos = try Variable.matmul(Variable(average), support)                           // (N, d)
+        switch distance {
+        case .squaredEuclidean:
+            let cross = try Variable.matmul(query, protos, transposeB: true)                     // (M, N)
+            let qq = try query.square().sum(axes: [1], keepDims: true)                           // (M, 1)
+            let pp = try protos.square().sum(axes: [1]).reshaped([1, ways])                      // (1, N)
+            return try cross * 2 - qq - pp
+        case .cosine:
+            // The prototype is the mean of the raw embeddings, normalised afterwards.
+            return try Variable.matmul(try unitRows(query), try unitRows(protos), transposeB: true)
+        }
+    }
+
+    /// Rows divided by √(‖row‖² + ε): ε keeps the derivative finite at a zero
+    /// embedding (a ReLU encoder can output one).
+    func unitRows(_ x: Variable) throws -> Variable {
+        try x / (x.square().sum(axes: [1], keepDims: true) + 1e-8).sqrt()
+    }
+
+    /// The episode loss: mean cross-entropy of the query labels under `logits`.
+    public func episodeLoss(_ params: [Variable], _ task: Task) throws -> Variable {
+        let z = try logits(params, supportX: task.supportX, supportY: task.supportY, queryX: task.queryX)
+        let labels = try episodeLabels(task.queryY, name: "y_query", bound: z.shape[1], examples: z.shape[0])
+        return try softmaxCrossEntropy(logits: z, labels: labels)
+    }
+
+    /// Mean episode loss over `tasks` and its gradient with respect to the
+    /// encoder's parameters; the tasks run on the worker pool.
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+        try checkMetaParameters(metaParams)
+        return try averaged(tasks, pool: pool) { task in
+            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try episodeLoss($0, task) }
+            return (try v.item(), g.map(\.value))
+        }
+    }
+
+    /// The parameters unchanged: ProtoNet learns nothing per task beyond the
+    /// prototypes, which `logits` computes from the support set.
+    public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
+        try checkMetaParameters(metaParams)
+        if let k = steps { try Check.steps(k, "steps", allowZero: true) }
+        return metaParams
+    }
+
+    public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Tensor {
+        try checkMetaParameters(metaParams)
+        return try logits(metaParams.map { Variable($0) }, supportX: supportX, supportY: supportY, queryX: queryX).value
+    }
+
+    /// Query loss and accuracy of each episode, shaped like the gradient
+    /// learners' `AdaptationCurve` with a single point (no steps). This
+    /// replaces the generic `evaluate`, which would run the encoder as a
+    /// classifier; it is chosen when the static type is `ProtoNet`. Through
+    /// `any MetaLearner`, use `evaluateEpisodes`, which dispatches at run time.
+    public func evaluate(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil,
+                         pool: WorkerPool = .shared) throws -> AdaptationCurve {
+        let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, pool: pool)
+        return AdaptationCurve(loss: [e.meanLoss], accuracy: [e.accuracy.mean], finalLosses: e.losses,
+                               finalAccuracies: e.accuracies)
+    }
+}
