@@ -3,17 +3,9 @@ import MetaAutodiff
 import MetaNN
 
 /// Class labels stored as a float tensor of shape (n) or (n, 1), checked to be
-/// whole numbers in 0..<classes.
+/// whole numbers in 0..<classes (see `episodeLabels`).
 func classLabels(_ target: Tensor, classes: Int) throws -> [Int] {
-    guard target.rank == 1 || (target.rank == 2 && target.shape[1] == 1) else {
-        throw MetaError.shape("labels: expected shape (n,) of class indices, got \(target.shape)")
-    }
-    return try target.scalars.map { v in
-        guard v.isFinite, v == v.rounded(), v >= 0, Int(v) < classes else {
-            throw MetaError.index("labels: \(v) is not a class index in 0..<\(classes)")
-        }
-        return Int(v)
-    }
+    try episodeLabels(target, name: "labels", bound: classes, examples: target.rank >= 1 ? target.shape[0] : 0)
 }
 
 func softmaxCrossEntropyLoss(_ logits: Variable, _ target: Tensor) throws -> Variable {

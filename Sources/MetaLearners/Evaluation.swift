@@ -21,6 +21,13 @@ extension MetaLearner {
     public func evaluate(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil,
                          pool: WorkerPool = .shared) throws -> AdaptationCurve {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
+        if self is any EpisodeClassifier {
+            // Learners that classify by their own rule (ProtoNet) do not adapt
+            // step by step: one point, from their episode evaluation.
+            let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, pool: pool)
+            return AdaptationCurve(loss: [e.meanLoss], accuracy: [e.accuracy.mean], finalLosses: e.losses,
+                                   finalAccuracies: e.accuracies)
+        }
         let k = steps ?? innerSteps
         try Check.steps(k, "inner_steps", allowZero: true)
         let inner = InnerLoop(model: model, loss: loss)

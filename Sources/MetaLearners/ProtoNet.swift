@@ -135,16 +135,4 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
         try checkMetaParameters(metaParams)
         return try logits(metaParams.map { Variable($0) }, supportX: supportX, supportY: supportY, queryX: queryX).value
     }
-
-    /// Query loss and accuracy of each episode, shaped like the gradient
-    /// learners' `AdaptationCurve` with a single point (no steps). This
-    /// replaces the generic `evaluate`, which would run the encoder as a
-    /// classifier; it is chosen when the static type is `ProtoNet`. Through
-    /// `any MetaLearner`, use `evaluateEpisodes`, which dispatches at run time.
-    public func evaluate(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil,
-                         pool: WorkerPool = .shared) throws -> AdaptationCurve {
-        let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, pool: pool)
-        return AdaptationCurve(loss: [e.meanLoss], accuracy: [e.accuracy.mean], finalLosses: e.losses,
-                               finalAccuracies: e.accuracies)
-    }
 }

@@ -131,5 +131,13 @@ final class MAMLTests: XCTestCase {
         let wide = try Task(supportX: try Tensor.zeros([3, 2]), supportY: try Tensor.zeros([3, 1]),
                             queryX: try Tensor.zeros([3, 2]), queryY: try Tensor.zeros([3, 1]))
         XCTAssertThrowsError(try maml.metaLossAndGrad(params, tasks: [wide]))
+        // Labels that are not class indices throw (no trapping Int conversion).
+        let classifier = try MAML(model: try MLP(sizes: [2, 4, 3]), loss: .crossEntropy)
+        let cp = try classifier.initialMetaParameters(rng: &rng)
+        for bad: Float in [1e30, -1, 0.5, .nan, 3] {
+            let labels = try Tensor(shape: [2], scalars: [0, bad])
+            let task = try Task(supportX: try Tensor.zeros([2, 2]), supportY: labels, queryX: try Tensor.zeros([2, 2]), queryY: labels)
+            XCTAssertThrowsError(try classifier.metaLossAndGrad(cp, tasks: [task]), "label \(bad)")
+        }
     }
 }
