@@ -26,6 +26,13 @@ public struct MetaTrainer {
         self.rng = RNG(seed: seed)
     }
 
+    /// Continues from `metaParameters` (changed by the caller between runs),
+    /// keeping the optimizer state, the generator and the step count.
+    public mutating func resume(from metaParameters: [Tensor]) throws {
+        try learner.checkMetaParameters(metaParameters)
+        self.metaParameters = metaParameters
+    }
+
     /// One meta-step on a fresh meta-batch; returns its meta-loss.
     @discardableResult
     public mutating func step(_ tasks: some TaskDistribution) throws -> Float {
