@@ -47,7 +47,18 @@ public struct MetaTrainer {
         guard loss.isFinite else {
             throw MetaError.argument("meta-loss became \(loss) at step \(steps + 1); lower the learning rates")
         }
-        metaParameters = try optimizer.step(params: metaParameters, grads: grads)
+        // A finite loss can still come with an overflowing gradient or step;
+        // nothing non-finite is committed, so the parameters stay usable.
+        guard grads.allSatisfy(\.isFinite) else {
+            throw MetaError.argument("meta-gradient became NaN or infinite at step \(steps + 1); lower the learning rates")
+        }
+        var next = optimizer
+        let updated = try next.step(params: metaParameters, grads: grads)
+        guard updated.allSatisfy(\.isFinite) else {
+            throw MetaError.argument("meta-parameters became NaN or infinite at step \(steps + 1); lower the learning rates")
+        }
+        metaParameters = updated
+        optimizer = next
         steps += 1
         return loss
     }

@@ -40,6 +40,8 @@ def real(value, name):
 def interval(value, name):
     """A pair ``(low, high)`` of real numbers."""
     try:
+        if isinstance(value, (str, bytes)):
+            raise TypeError
         low, high = value
     except (TypeError, ValueError):
         raise _core.Error(f"{name}: expected a pair (low, high), got {value!r}") from None

@@ -79,7 +79,7 @@ class _Learner:
     def _tasks(self, tasks):
         """Tasks as tuples of C-contiguous float32 arrays; arrays that already
         are pass through as the same objects (the engine reads them in place)."""
-        if isinstance(tasks, np.ndarray) or not hasattr(tasks, "__len__"):
+        if isinstance(tasks, (np.ndarray, str, bytes)) or not hasattr(tasks, "__len__"):
             raise _core.Error(f"tasks: expected a list of (x_support, y_support, x_query, y_query) tuples, "
                               f"got {type(tasks).__name__}")
         if len(tasks) == 4 and isinstance(tasks, tuple) and all(isinstance(a, np.ndarray) for a in tasks):
@@ -155,7 +155,6 @@ class _Learner:
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
         trainer = _core.new_trainer(self._learner, taskset._taskset, optimizer._optimizer, meta_batch_size, seed)
         losses = np.zeros(steps, dtype=np.float32)
-        self.history = History(losses[:0], interrupted=True)
         bar = _progress_bar(steps, progress)
         done, chunk = 0, 1
         try:
@@ -168,7 +167,6 @@ class _Learner:
                     error.history = self.history = History(losses[:trainer.steps()].copy(), interrupted=True)
                     raise
                 done = trainer.steps()
-                self.history = History(losses[:done], interrupted=done < steps)
                 elapsed = time.perf_counter() - start
                 chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
                 if bar is not None:
@@ -183,6 +181,7 @@ class _Learner:
         finally:
             if bar is not None:
                 bar.close()
+        self.history = History(losses)
         return self.history
 
     def evaluate(self, taskset, tasks=1000, inner_steps=None, seed=0):
