@@ -109,11 +109,11 @@ class Evaluation:
         tasks, inner_steps: what was evaluated.
 
     Example:
-        >>> e = Evaluation(curve=[2.0, 0.5], per_task_loss=[0.4, 0.6])
+        >>> e = Evaluation(curve=[2.0, 0.5], per_task_loss=[0.25, 0.75])
         >>> e.loss, round(e.loss_ci, 3)
-        (0.5, 0.139)
+        (0.5, 0.346)
         >>> e
-        Evaluation(tasks=2, inner_steps=1, loss=0.5 ± 0.139 (95% CI), loss after 0..1 steps: 2 -> 0.5)
+        Evaluation(tasks=2, inner_steps=1, loss=0.5 ± 0.346 (95% CI), loss after 0..1 steps: 2 -> 0.5)
     """
 
     def __init__(self, curve, per_task_loss, accuracy_curve=None, per_task_accuracy=None):

@@ -290,8 +290,8 @@ class MetaSGD(_Learner):
         >>> learner = ms.MetaSGD(model, inner_lr=0.01)
         >>> learner.parameter_names
         ['W1', 'b1', 'W2', 'b2', 'lr.W1', 'lr.b1', 'lr.W2', 'lr.b2']
-        >>> float(learner.learning_rates[0][0, 0])
-        0.01
+        >>> [round(float(r.mean()), 6) for r in learner.learning_rates]
+        [0.01, 0.01, 0.01, 0.01]
 
     References:
         Li, Zhou, Chen, Li. Meta-SGD: Learning to Learn Quickly for Few-Shot
