@@ -100,6 +100,22 @@ int core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, cor
 int core_get_writable_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out);
 void core_buffer_release(core_buffer *buf);
 
+/* The buffers of a list of tasks and the ms_task views over them. */
+typedef struct {
+    core_buffer *buffers; /* 4 per task */
+    ms_task *tasks;
+    Py_ssize_t count;     /* tasks */
+    Py_ssize_t held;      /* buffers acquired so far */
+} core_task_views;
+
+/* Reads `tasks`, a sequence of 4-sequences of C-contiguous float32 buffers;
+ * errors name tasks[i].x_support etc. On success release with
+ * core_task_views_release. */
+int core_task_views_get(core_state *st, PyObject *tasks, core_task_views *tv);
+void core_task_views_release(core_task_views *tv);
+/* An ms_view of an acquired buffer (valid while the buffer is held). */
+void core_set_view(ms_view *view, core_buffer *buf);
+
 /* A new Tensor object owning `handle` (freed here on failure). */
 PyObject *core_tensor_from_handle(core_state *st, ms_tensor handle);
 /* A new Model object owning `handle` (freed here on failure). */
