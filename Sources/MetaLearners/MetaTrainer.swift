@@ -26,6 +26,13 @@ public struct MetaTrainer {
         self.rng = RNG(seed: seed)
     }
 
+    /// Continues from `metaParameters` (changed by the caller between runs),
+    /// keeping the optimizer state, the generator and the step count.
+    public mutating func resume(from metaParameters: [Tensor]) throws {
+        try learner.checkMetaParameters(metaParameters)
+        self.metaParameters = metaParameters
+    }
+
     /// One meta-step on a fresh meta-batch; returns its meta-loss.
     @discardableResult
     public mutating func step(_ tasks: some TaskDistribution) throws -> Float {
@@ -40,7 +47,18 @@ public struct MetaTrainer {
         guard loss.isFinite else {
             throw MetaError.argument("meta-loss became \(loss) at step \(steps + 1); lower the learning rates")
         }
-        metaParameters = try optimizer.step(params: metaParameters, grads: grads)
+        // A finite loss can still come with an overflowing gradient or step;
+        // nothing non-finite is committed, so the parameters stay usable.
+        guard grads.allSatisfy(\.isFinite) else {
+            throw MetaError.argument("meta-gradient became NaN or infinite at step \(steps + 1); lower the learning rates")
+        }
+        var next = optimizer
+        let updated = try next.step(params: metaParameters, grads: grads)
+        guard updated.allSatisfy(\.isFinite) else {
+            throw MetaError.argument("meta-parameters became NaN or infinite at step \(steps + 1); lower the learning rates")
+        }
+        metaParameters = updated
+        optimizer = next
         steps += 1
         return loss
     }

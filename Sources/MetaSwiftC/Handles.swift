@@ -9,6 +9,10 @@ import Glibc
 enum HandleKind: String {
     case tensor
     case model
+    case taskset
+    case optimizer
+    case learner
+    case trainer
 }
 
 /// An object that a handle can point to.

@@ -16,21 +16,32 @@ final class ModelObject: Handled {
     /// Parameter names as C strings, alive as long as the handle (the header
     /// promises `ms_model_parameter_name`'s result for that long).
     let cNames: [UnsafeMutablePointer<CChar>]
-    /// Validates a forward input before the model sees it, with messages in
+    /// Validates an input batch before the model sees it, with messages in
     /// terms of the model's own sizes (the generic engine error would name
-    /// matmul operands instead of `x`).
-    let checkInput: ([Int]) throws -> Void
+    /// matmul operands instead of the argument), starting with the argument's name.
+    let checkInput: (_ shape: [Int], _ name: String) throws -> Void
+    /// The shape of one example's output (the model's output without its
+    /// batch axis): what a regression target must be, or (classes) for a classifier.
+    let outputShape: [Int]
 
     private let lock = Lock()
     private var values: [Tensor]
 
-    init(model: any Model, values: [Tensor], checkInput: @escaping ([Int]) throws -> Void) throws {
+    init(model: any Model, values: [Tensor], outputShape: [Int],
+         checkInput: @escaping (_ shape: [Int], _ name: String) throws -> Void) throws {
         try model.checkParameters(values.map(\.shape))
         self.model = model
         self.specs = model.parameterSpecs
         self.cNames = specs.map { strdup($0.name) }
         self.checkInput = checkInput
+        self.outputShape = outputShape
         self.values = values
+    }
+
+    /// The same architecture holding other parameter values (a model adapted
+    /// by a learner): the values must fit the specs.
+    func with(values newValues: [Tensor]) throws -> ModelObject {
+        try ModelObject(model: model, values: newValues, outputShape: outputShape, checkInput: checkInput)
     }
 
     deinit { cNames.forEach { free($0) } }
@@ -39,6 +50,11 @@ final class ModelObject: Handled {
 
     func setParameter(_ index: Int, _ value: Tensor) {
         lock.withLock { values[index] = value }
+    }
+
+    /// Replaces every parameter at once (a trainer writing back its result).
+    func setParameters(_ newValues: [Tensor]) {
+        lock.withLock { values = newValues }
     }
 
     func spec(_ index: Int64, _ name: String = "index") throws -> (Int, ParameterSpec) {
@@ -137,7 +153,7 @@ public func ms_model_forward(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ mod
         let out = try Check.outHandle(out, "out")
         let m = try Handles.resolve(model, as: ModelObject.self, "model")
         let input = try Handles.resolve(x, as: TensorObject.self, "x").tensor
-        try m.checkInput(input.shape)
+        try m.checkInput(input.shape, "x")
         try Check.finite(input, "x")
         let y = try m.model(m.parameters.map { Variable($0) }, Variable(input))
         out.pointee = Handles.publish(TensorObject(y.value))

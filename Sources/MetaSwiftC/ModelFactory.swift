@@ -27,15 +27,15 @@ enum ModelFactory {
         var rng = RNG(seed: seed)
         let values = try model.initialParameters(rng: &rng)
         let inputs = sizes[0], widest = sizes.max() ?? 0
-        return try ModelObject(model: model, values: values) { shape in
+        return try ModelObject(model: model, values: values, outputShape: [sizes[sizes.count - 1]]) { shape, name in
             guard shape.count == 2 else {
-                throw MetaError.shape("x: expected 2 dimensions (batch, \(inputs)), got shape \(shape)")
+                throw MetaError.shape("\(name): expected 2 dimensions (batch, \(inputs)), got shape \(shape)")
             }
             guard shape[1] == inputs else {
-                throw MetaError.shape("x: expected \(inputs) features per row (shape (batch, \(inputs))), got shape \(shape)")
+                throw MetaError.shape("\(name): expected \(inputs) features per row (shape (batch, \(inputs))), got shape \(shape)")
             }
             let (activations, overflow) = shape[0].multipliedReportingOverflow(by: widest)
-            try Check.fitsInMemory(elements: overflow ? Int.max : activations, "x")
+            try Check.fitsInMemory(elements: overflow ? Int.max : activations, name)
         }
     }
 }

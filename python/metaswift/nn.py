@@ -60,6 +60,14 @@ class MLP:
         self.seed = seed
         self._model = _core.new_mlp(self.sizes, activation, seed)
 
+    def _like(self, core_model):
+        """A model of the same class and architecture around another engine
+        model (one adapted by a learner)."""
+        other = object.__new__(type(self))
+        other.sizes, other.activation, other.seed = list(self.sizes), self.activation, self.seed
+        other._model = core_model
+        return other
+
     @property
     def parameter_names(self):
         """Names of the parameters, in order: ``['W1', 'b1', ...]``."""

@@ -20,6 +20,10 @@ typedef struct {
     PyObject *Error;          /* metaswift.Error, a ValueError */
     PyTypeObject *TensorType; /* metaswift._core.Tensor */
     PyTypeObject *ModelType;  /* metaswift._core.Model */
+    PyTypeObject *TasksetType;   /* metaswift._core.Taskset */
+    PyTypeObject *OptimizerType; /* metaswift._core.Optimizer */
+    PyTypeObject *LearnerType;   /* metaswift._core.Learner */
+    PyTypeObject *TrainerType;   /* metaswift._core.Trainer */
 } core_state;
 
 /*
@@ -42,6 +46,37 @@ typedef struct {
     int freed;
 } ModelObject;
 
+typedef struct {
+    PyObject_HEAD
+    ms_taskset handle;
+    int freed;
+} TasksetObject;
+
+typedef struct {
+    PyObject_HEAD
+    ms_optimizer handle;
+    int freed;
+} OptimizerObject;
+
+/* A Learner holds the Model whose handle it was made from, so the Python
+ * object (and its handle) outlives every learner that uses it. */
+typedef struct {
+    PyObject_HEAD
+    ms_learner handle;
+    PyObject *model;
+    int freed;
+} LearnerObject;
+
+/* A Trainer holds the Python objects whose handles it was made from. */
+typedef struct {
+    PyObject_HEAD
+    ms_trainer handle;
+    PyObject *learner;
+    PyObject *taskset;
+    PyObject *optimizer;
+    int freed;
+} TrainerObject;
+
 /* Module state reached from an instance of one of our (final) types. */
 core_state *core_state_of(PyObject *self);
 
@@ -61,13 +96,46 @@ typedef struct {
 } core_buffer;
 
 int core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out);
+/* The same for a buffer the engine writes into (an output array). */
+int core_get_writable_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out);
 void core_buffer_release(core_buffer *buf);
+
+/* The buffers of a list of tasks and the ms_task views over them. */
+typedef struct {
+    core_buffer *buffers; /* 4 per task */
+    ms_task *tasks;
+    Py_ssize_t count;     /* tasks */
+    Py_ssize_t held;      /* buffers acquired so far */
+} core_task_views;
+
+/* Reads `tasks`, a sequence of 4-sequences of C-contiguous float32 buffers;
+ * errors name tasks[i].x_support etc. On success release with
+ * core_task_views_release. */
+int core_task_views_get(core_state *st, PyObject *tasks, core_task_views *tv);
+void core_task_views_release(core_task_views *tv);
+/* An ms_view of an acquired buffer (valid while the buffer is held). */
+void core_set_view(ms_view *view, core_buffer *buf);
 
 /* A new Tensor object owning `handle` (freed here on failure). */
 PyObject *core_tensor_from_handle(core_state *st, ms_tensor handle);
+/* A new Model object owning `handle` (freed here on failure). */
+PyObject *core_model_from_handle(core_state *st, ms_model handle);
+
+/* `obj` as an unsigned 64-bit integer (a seed), or metaswift.Error naming `name`. */
+int core_uint64_arg(core_state *st, PyObject *obj, const char *name, uint64_t *out);
+/* `obj` is an instance of `type`, or metaswift.Error naming `name`. */
+int core_check_type(core_state *st, PyObject *obj, PyTypeObject *type, const char *name);
 
 int core_tensor_type_init(PyObject *module, core_state *st);
 int core_model_type_init(PyObject *module, core_state *st);
+int core_handles_type_init(PyObject *module, core_state *st);
+int core_learner_type_init(PyObject *module, core_state *st);
+int core_trainer_type_init(PyObject *module, core_state *st);
 PyObject *core_new_mlp(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_sinusoid(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_optimizer(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_learner(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_trainer(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_task_addresses(PyObject *module, PyObject *tasks);
 
 #endif

@@ -17,8 +17,8 @@ index_arg(PyObject *arg, int64_t *out)
     return 0;
 }
 
-static PyObject *
-model_from_handle(core_state *st, ms_model handle)
+PyObject *
+core_model_from_handle(core_state *st, ms_model handle)
 {
     allocfunc alloc = (allocfunc)PyType_GetSlot(st->ModelType, Py_tp_alloc);
     ModelObject *self = (ModelObject *)alloc(st->ModelType, 0);
@@ -78,12 +78,9 @@ core_new_mlp(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     core_state *st = PyModule_GetState(module);
-    PyObject *seed_index = PyNumber_Index(seed_obj);
-    unsigned long long seed = seed_index ? PyLong_AsUnsignedLongLong(seed_index) : (unsigned long long)-1;
-    Py_XDECREF(seed_index);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        return core_raise(st, "seed: expected an integer in [0, 2**64)");
+    uint64_t seed;
+    if (core_uint64_arg(st, seed_obj, "seed", &seed) < 0) {
+        return NULL;
     }
     Py_ssize_t count = 0;
     int64_t *sizes = int64_sequence(st, sizes_obj, "sizes", &count);
@@ -99,7 +96,7 @@ core_new_mlp(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
-    return model_from_handle(st, handle);
+    return core_model_from_handle(st, handle);
 }
 
 static void

@@ -58,16 +58,17 @@ is_native_float32(const char *format)
     return strcmp(format, "f") == 0;
 }
 
-int
-core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out)
+static int
+get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out, int flags)
 {
-    if (PyObject_GetBuffer(obj, &out->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+    if (PyObject_GetBuffer(obj, &out->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | flags) < 0) {
         /* Keep the exporter's reason (e.g. "ndarray is not C-contiguous"). */
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         PyObject *tname = PyType_GetName(Py_TYPE(obj));
-        core_raise(st, "%s: expected a C-contiguous float32 buffer, got %S (%S)",
-                   name, tname ? tname : Py_None, value ? value : Py_None);
+        core_raise(st, "%s: expected a C-contiguous%s float32 buffer, got %S (%S)",
+                   name, (flags & PyBUF_WRITABLE) ? " writable" : "", tname ? tname : Py_None,
+                   value ? value : Py_None);
         Py_XDECREF(tname);
         Py_XDECREF(type);
         Py_XDECREF(value);
@@ -89,6 +90,48 @@ core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_bu
         out->shape[i] = (int64_t)out->view.shape[i];
     }
     return 0;
+}
+
+int
+core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out)
+{
+    return get_float32_buffer(st, obj, name, out, 0);
+}
+
+int
+core_get_writable_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out)
+{
+    return get_float32_buffer(st, obj, name, out, PyBUF_WRITABLE);
+}
+
+int
+core_uint64_arg(core_state *st, PyObject *obj, const char *name, uint64_t *out)
+{
+    PyObject *index = PyNumber_Index(obj);
+    unsigned long long v = index ? PyLong_AsUnsignedLongLong(index) : (unsigned long long)-1;
+    Py_XDECREF(index);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        core_raise(st, "%s: expected an integer in [0, 2**64)", name);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int
+core_check_type(core_state *st, PyObject *obj, PyTypeObject *type, const char *name)
+{
+    if (PyObject_TypeCheck(obj, type)) {
+        return 0;
+    }
+    PyObject *expected = PyType_GetName(type);
+    PyObject *got = PyType_GetName(Py_TYPE(obj));
+    core_raise(st, "%s: expected a metaswift._core.%S, got %S", name, expected ? expected : Py_None,
+               got ? got : Py_None);
+    Py_XDECREF(expected);
+    Py_XDECREF(got);
+    return -1;
 }
 
 void
@@ -123,8 +166,24 @@ static PyMethodDef core_methods[] = {
     {"version", core_version, METH_NOARGS, PyDoc_STR("version() -> str: the engine version (ms_version).")},
     {"new_mlp", (PyCFunction)(void (*)(void))core_new_mlp, METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("new_mlp(sizes, activation, seed) -> Model: a seeded multilayer perceptron (ms_model_new_mlp).")},
+    {"new_sinusoid", (PyCFunction)(void (*)(void))core_new_sinusoid, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_sinusoid(shots, queries, amp_lo, amp_hi, phase_lo, phase_hi, x_lo, x_hi, seed) -> Taskset "
+               "(ms_sinusoid_new).")},
+    {"new_optimizer", (PyCFunction)(void (*)(void))core_new_optimizer, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_optimizer(kind, *hyper) -> Optimizer: kind 'sgd' (lr, momentum, nesterov), 'adam' (lr, beta1, "
+               "beta2, eps), 'adamw' (lr, beta1, beta2, eps, weight_decay), 'adagrad' (lr, initial_accumulator, "
+               "eps) or 'rmsprop' (lr, decay, eps, momentum) (ms_*_new).")},
+    {"new_learner", (PyCFunction)(void (*)(void))core_new_learner, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_learner(kind, model, inner_lr, inner_steps, first_order, loss, head_parameters) -> Learner: "
+               "kind 'maml', 'metasgd', 'anil' or 'reptile' (ms_*_new; unused arguments are ignored).")},
+    {"new_trainer", (PyCFunction)(void (*)(void))core_new_trainer, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_trainer(learner, taskset, optimizer, meta_batch_size, seed) -> Trainer (ms_trainer_new).")},
+    {"_task_addresses", core_task_addresses, METH_O,
+     PyDoc_STR("_task_addresses(tasks) -> list: the data pointers meta_loss_and_grad lends the engine for "
+               "these tasks (for zero-copy tests).")},
     {"_handle_count", core_handle_count, METH_O,
-     PyDoc_STR("_handle_count(kind) -> int: live engine handles of 'tensor' or 'model' (for leak tests).")},
+     PyDoc_STR("_handle_count(kind) -> int: live engine handles of a kind ('tensor', 'model', 'taskset', "
+               "'optimizer', 'learner', 'trainer'; for leak tests).")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -140,7 +199,9 @@ core_exec(PyObject *module)
     if (st->Error == NULL || PyModule_AddObjectRef(module, "Error", st->Error) < 0) {
         return -1;
     }
-    if (core_tensor_type_init(module, st) < 0 || core_model_type_init(module, st) < 0) {
+    if (core_tensor_type_init(module, st) < 0 || core_model_type_init(module, st) < 0 ||
+        core_handles_type_init(module, st) < 0 || core_learner_type_init(module, st) < 0 ||
+        core_trainer_type_init(module, st) < 0) {
         return -1;
     }
     if (PyModule_AddIntConstant(module, "MAX_RANK", MS_MAX_RANK) < 0) {
@@ -156,6 +217,10 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->Error);
     Py_VISIT(st->TensorType);
     Py_VISIT(st->ModelType);
+    Py_VISIT(st->TasksetType);
+    Py_VISIT(st->OptimizerType);
+    Py_VISIT(st->LearnerType);
+    Py_VISIT(st->TrainerType);
     return 0;
 }
 
@@ -166,6 +231,10 @@ core_clear(PyObject *module)
     Py_CLEAR(st->Error);
     Py_CLEAR(st->TensorType);
     Py_CLEAR(st->ModelType);
+    Py_CLEAR(st->TasksetType);
+    Py_CLEAR(st->OptimizerType);
+    Py_CLEAR(st->LearnerType);
+    Py_CLEAR(st->TrainerType);
     return 0;
 }
 

@@ -29,13 +29,18 @@ def split_top_level(params, opening="(<[", closing=")>]"):
     return [p.strip() for p in parts]
 
 
-def header_functions():
+def header_signatures():
+    """{name: [parameter declarations]} of every function in the header."""
     text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
     found = {}
     for m in re.finditer(r"^[\w \*]*?\b(ms_\w+)\s*\(([^;]*?)\)\s*;", text, flags=re.M | re.S):
         params = split_top_level(m.group(2))
-        found[m.group(1)] = 0 if params == ["void"] else len(params)
+        found[m.group(1)] = [] if params == ["void"] else params
     return found
+
+
+def header_functions():
+    return {name: len(params) for name, params in header_signatures().items()}
 
 
 def swift_functions():
@@ -73,11 +78,21 @@ def test_header_and_cdecl_functions_agree_in_name_and_arity():
 
 
 def test_every_new_has_exactly_one_free():
-    names = set(header_functions())
-    created = {re.match(r"ms_(\w+?)_new", n).group(1) for n in names if re.match(r"ms_\w+?_new", n)}
-    freed = {re.match(r"ms_(\w+)_free$", n).group(1) for n in names if n.endswith("_free")}
-    assert {"tensor", "model"} <= created
-    assert created == freed
+    """A constructor (ms_KIND_new*, or ms_VARIANT_new for a kind with
+    variants) makes the kind of its first parameter, `ms_KIND* out`; every
+    kind made has its ms_KIND_free, and every free has a constructor."""
+    signatures = header_signatures()
+    created = {}
+    for name, params in signatures.items():
+        if re.match(r"ms_\w+?_new(_\w+)?$", name) or name == "ms_tensor_wrap":
+            m = re.match(r"ms_(\w+)\* out$", params[0])
+            assert m, f"{name}: a constructor's first parameter is `ms_KIND* out`, got {params[0]!r}"
+            created.setdefault(m.group(1), []).append(name)
+    freed = {re.match(r"ms_(\w+)_free$", n).group(1) for n in signatures if n.endswith("_free")}
+    assert {"tensor", "model", "taskset", "optimizer", "learner", "trainer"} <= set(created)
+    assert set(created) == freed
+    for kind in freed:
+        assert signatures[f"ms_{kind}_free"] == [f"ms_{kind} {kind}"]
 
 
 def test_every_handle_kind_has_a_c_type_and_a_registry_kind():

@@ -1,0 +1,418 @@
+"""Gradient-based meta-learners: MAML (and FOMAML), Meta-SGD, ANIL, Reptile.
+
+A learner refers to a model (it does not copy it): its meta-parameters are
+the model's parameters (then, for Meta-SGD, its learned rates), training
+updates the model in place, and ``adapt`` returns a new model.
+"""
+import time
+import warnings
+
+import numpy as np
+
+from . import _args, _core
+from ._arrays import as_float32, to_numpy
+from .data import Taskset
+from .history import Evaluation, History
+from .optim import SGD, Adam, Optimizer
+
+__all__ = ["MAML", "MetaSGD", "ANIL", "Reptile"]
+
+LOSSES = ("mse", "cross_entropy")
+TASK_FIELDS = ("x_support", "y_support", "x_query", "y_query")
+# Wall time aimed at per native call in fit: long enough to amortise the
+# call, short enough that Ctrl-C and the progress bar respond.
+CHUNK_SECONDS = 0.25
+MAX_CHUNK = 1000
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="step", desc="meta-training")
+
+
+class _Learner:
+    """What every gradient-based learner offers. Subclasses set ``_kind``
+    (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
+    repr)."""
+
+    _kind = None
+    _paper = None
+
+    def __init__(self, model, inner_lr, inner_steps, first_order, loss, head_parameters=2):
+        core_model = getattr(model, "_model", None)
+        if not isinstance(core_model, _core.Model):
+            raise _core.Error(f"model: expected a metaswift.nn model (e.g. ms.nn.MLP), got {type(model).__name__}")
+        self.model = model
+        self.inner_lr = _args.real(inner_lr, "inner_lr")
+        self.inner_steps = _args.integer(inner_steps, "inner_steps")
+        self.first_order = bool(first_order)
+        self.loss = _args.choice(loss, "loss", LOSSES)
+        self.history = None
+        self._learner = _core.new_learner(self._kind, core_model, self.inner_lr, self.inner_steps,
+                                          self.first_order, self.loss, _args.integer(head_parameters, "head_parameters"))
+
+    # ---- meta-parameters ------------------------------------------------
+
+    @property
+    def parameter_names(self):
+        """Names of the meta-parameters, in order (``W1, b1, ...``)."""
+        return [self._learner.meta_parameter_name(i) for i in range(self._learner.meta_parameter_count())]
+
+    def parameters(self):
+        """The meta-parameters as read-only float32 arrays viewing engine
+        memory: the model's parameters, then the learner's own (Meta-SGD's rates)."""
+        return [to_numpy(self._learner.get_meta_parameter(i)) for i in range(self._learner.meta_parameter_count())]
+
+    # ---- arrays in ------------------------------------------------------
+
+    def _targets(self, y, name):
+        """Targets as float32. Integer class labels (int64 from NumPy) are
+        exact in float32 up to 2**24, far beyond any number of classes; the
+        engine checks that each is a class index."""
+        return as_float32(y, name)
+
+    def _tasks(self, tasks):
+        """Tasks as tuples of C-contiguous float32 arrays; arrays that already
+        are pass through as the same objects (the engine reads them in place)."""
+        if isinstance(tasks, (np.ndarray, str, bytes)) or not hasattr(tasks, "__len__"):
+            raise _core.Error(f"tasks: expected a list of (x_support, y_support, x_query, y_query) tuples, "
+                              f"got {type(tasks).__name__}")
+        if len(tasks) == 4 and isinstance(tasks, tuple) and all(isinstance(a, np.ndarray) for a in tasks):
+            raise _core.Error("tasks: expected a list of tasks; for one task pass [(x_support, y_support, x_query, y_query)]")
+        out = []
+        for i, task in enumerate(tasks):
+            if isinstance(task, np.ndarray) or not isinstance(task, (tuple, list)) or len(task) != 4:
+                raise _core.Error(f"tasks[{i}]: expected a tuple of 4 arrays (x_support, y_support, x_query, y_query)")
+            xs, ys, xq, yq = (f"tasks[{i}].{f}" for f in TASK_FIELDS)
+            out.append((as_float32(task[0], xs), self._targets(task[1], ys),
+                        as_float32(task[2], xq), self._targets(task[3], yq)))
+        if not out:
+            raise _core.Error("tasks: need at least one task")
+        return out
+
+    # ---- the algorithm ----------------------------------------------------
+
+    def meta_loss_and_grad(self, tasks):
+        """The meta-loss on ``tasks`` and its gradient, in one native call.
+
+        Args:
+            tasks: a list of ``(x_support, y_support, x_query, y_query)``
+                tuples of arrays. float32 C-contiguous arrays are read in
+                place (no copy); others are converted once.
+
+        Returns:
+            ``(loss, grads)``: the mean over tasks of the query loss after
+            adaptation, and one read-only float32 array per meta-parameter
+            (see ``parameter_names``) holding its gradient.
+        """
+        loss, grads = self._learner.meta_loss_and_grad(self._tasks(tasks))
+        return loss, [to_numpy(g) for g in grads]
+
+    def adapt(self, x, y, steps=None):
+        """A new model (same class as ``self.model``) holding the
+        meta-parameters adapted on the support set ``(x, y)`` for ``steps``
+        inner steps (default: ``inner_steps``). ``self.model`` is unchanged."""
+        k = self.inner_steps if steps is None else _args.integer(steps, "steps")
+        core_model = self._learner.adapt(as_float32(x, "x"), self._targets(y, "y"), k)
+        return self.model._like(core_model)
+
+    def _default_optimizer(self):
+        return Adam(lr=1e-3)
+
+    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True):
+        """Meta-trains on tasks sampled from ``taskset``; updates the model
+        (and the learner's own meta-parameters) in place.
+
+        Each meta-step samples ``meta_batch_size`` tasks, takes the
+        meta-gradient and lets ``optimizer`` (default ``Adam(lr=1e-3)``)
+        update the meta-parameters. Steps run natively, many per call and
+        without the GIL; between calls Ctrl-C stops training (the model keeps
+        the parameters of the last step done, ``self.history`` the losses) and
+        a tqdm progress bar advances when tqdm is installed and ``progress``.
+        The same seed, model and arguments give the same history, bit for bit.
+
+        Returns:
+            a :class:`~metaswift.history.History` (also kept as ``self.history``).
+
+        Raises:
+            metaswift.Error: a bad argument, or a meta-loss that is not finite
+                (lower the learning rates); the error's ``history`` holds the
+                losses of the steps done before it.
+        """
+        if not isinstance(taskset, Taskset):
+            raise _core.Error(f"taskset: expected a metaswift.data taskset (e.g. ms.data.Sinusoid), "
+                              f"got {type(taskset).__name__}")
+        optimizer = self._default_optimizer() if optimizer is None else optimizer
+        if not isinstance(optimizer, Optimizer):
+            raise _core.Error(f"optimizer: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
+                              f"got {type(optimizer).__name__}")
+        steps = _args.count(steps, "steps", minimum=0)
+        meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
+        trainer = _core.new_trainer(self._learner, taskset._taskset, optimizer._optimizer, meta_batch_size, seed)
+        losses = np.zeros(steps, dtype=np.float32)
+        bar = _progress_bar(steps, progress)
+        done, chunk = 0, 1
+        try:
+            while done < steps:
+                n = min(chunk, steps - done)
+                start = time.perf_counter()
+                try:
+                    trainer.run(losses[done:done + n], n)
+                except _core.Error as error:
+                    error.history = self.history = History(losses[:trainer.steps()].copy(), interrupted=True)
+                    raise
+                done = trainer.steps()
+                elapsed = time.perf_counter() - start
+                chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
+                if bar is not None:
+                    bar.update(n)
+                    bar.set_postfix(loss=f"{losses[done - n:done].mean():.4g}")
+        except KeyboardInterrupt:
+            done = trainer.steps()
+            self.history = History(losses[:done].copy(), interrupted=True)
+            warnings.warn(f"fit interrupted after {done} of {steps} steps; the model holds the parameters of "
+                          f"step {done} and learner.history its losses", stacklevel=2)
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self.history = History(losses)
+        return self.history
+
+    def evaluate(self, taskset, tasks=1000, inner_steps=None, seed=0):
+        """Adapts to ``tasks`` held-out tasks from ``taskset`` (drawn with
+        ``seed``, so the same seed gives the same tasks) for ``inner_steps``
+        steps (default: ``inner_steps``) and measures the query loss (and
+        accuracy) after every step. Runs natively, without the GIL.
+
+        Returns:
+            an :class:`~metaswift.history.Evaluation`: ``.loss`` and
+            ``.loss_ci`` (95%), ``.curve`` over steps, ``.accuracy...`` for
+            classification, ``.per_task``.
+        """
+        if not isinstance(taskset, Taskset):
+            raise _core.Error(f"taskset: expected a metaswift.data taskset (e.g. ms.data.Sinusoid), "
+                              f"got {type(taskset).__name__}")
+        n = _args.count(tasks, "tasks")
+        k = self.inner_steps if inner_steps is None else _args.count(inner_steps, "inner_steps", minimum=0)
+        classify = self.loss == "cross_entropy"
+        curve, per_task = np.zeros(k + 1, np.float32), np.zeros(n, np.float32)
+        acc_curve = np.zeros(k + 1, np.float32) if classify else None
+        acc_per_task = np.zeros(n, np.float32) if classify else None
+        self._learner.evaluate(taskset._taskset, n, k, seed, curve, acc_curve, per_task, acc_per_task)
+        return Evaluation(curve, per_task, acc_curve, acc_per_task)
+
+    # ---- presentation -----------------------------------------------------
+
+    def _hyper(self):
+        return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps,
+                "first_order": self.first_order, "loss": self.loss}
+
+    def _reference(self):
+        return self._paper
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}(model={self.model!r}, {args})  # {self._reference()}"
+
+
+class MAML(_Learner):
+    """Model-Agnostic Meta-Learning: learns an initialisation from which a few
+    gradient steps fit a new task.
+
+    Inner loop, per task: ``theta' = theta - inner_lr * grad L_support(theta)``,
+    ``inner_steps`` times. Meta-loss: the mean over tasks of
+    ``L_query(theta')``. Its gradient is exact, through the inner gradients
+    (second order), unless ``first_order=True`` (FOMAML, section 5.2 of the
+    paper), which treats the inner gradients as constants.
+
+    Args:
+        model: a metaswift.nn model; training updates its parameters in place.
+        inner_lr: the inner step size alpha (0.01 for the paper's sinusoids).
+        inner_steps: inner gradient steps per task during meta-training.
+        first_order: FOMAML when True.
+        loss: ``"mse"`` (regression) or ``"cross_entropy"`` (integer class
+            labels; the model outputs one logit per class).
+
+    Example:
+        >>> import metaswift as ms
+        >>> model = ms.nn.MLP([1, 40, 40, 1], activation="relu", seed=0)
+        >>> maml = ms.MAML(model, inner_lr=0.01, inner_steps=1)
+        >>> history = maml.fit(ms.data.Sinusoid(shots=10, queries=10, seed=1),
+        ...                    meta_batch_size=5, steps=20, progress=False)
+        >>> len(history.losses)
+        20
+        >>> result = maml.evaluate(ms.data.Sinusoid(shots=10, queries=100, seed=2), tasks=50, inner_steps=5)
+        >>> result.curve.shape
+        (6,)
+        >>> x, y, _, _ = ms.data.Sinusoid(shots=10, queries=10, seed=3).sample()
+        >>> adapted = maml.adapt(x, y)
+        >>> type(adapted).__name__
+        'MLP'
+
+    References:
+        Finn, Abbeel, Levine. Model-Agnostic Meta-Learning for Fast Adaptation
+        of Deep Networks. ICML 2017. https://arxiv.org/abs/1703.03400
+    """
+
+    _kind = "maml"
+    _paper = "Finn, Abbeel & Levine, ICML 2017"
+
+    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse"):
+        super().__init__(model, inner_lr, inner_steps, first_order, loss)
+
+    def _reference(self):
+        return ("FOMAML, " if self.first_order else "") + self._paper
+
+
+class MetaSGD(_Learner):
+    """Meta-SGD: MAML that also learns the inner step size, one rate per
+    parameter element: ``theta' = theta - alpha * grad L_support(theta)``
+    with ``alpha`` a meta-parameter of each parameter's shape.
+
+    Meta-parameters are the model's parameters, then one rate tensor per
+    parameter (``lr.W1``, ...), all starting at ``inner_lr`` (the paper draws
+    them from U[0.005, 0.1]: assign ``learner.learning_rates`` for that). The
+    rates live in the learner; ``learning_rates`` reads and sets them.
+
+    Args:
+        model, inner_steps, first_order, loss: as for :class:`MAML`.
+        inner_lr: the initial value of every rate.
+
+    Example:
+        >>> import metaswift as ms
+        >>> model = ms.nn.MLP([1, 8, 1], activation="tanh", seed=0)
+        >>> learner = ms.MetaSGD(model, inner_lr=0.01)
+        >>> learner.parameter_names
+        ['W1', 'b1', 'W2', 'b2', 'lr.W1', 'lr.b1', 'lr.W2', 'lr.b2']
+        >>> [round(float(r.mean()), 6) for r in learner.learning_rates]
+        [0.01, 0.01, 0.01, 0.01]
+
+    References:
+        Li, Zhou, Chen, Li. Meta-SGD: Learning to Learn Quickly for Few-Shot
+        Learning. 2017. https://arxiv.org/abs/1707.09835
+    """
+
+    _kind = "metasgd"
+    _paper = "Li, Zhou, Chen & Li, 2017"
+
+    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse"):
+        super().__init__(model, inner_lr, inner_steps, first_order, loss)
+
+    @property
+    def _model_count(self):
+        return self.model._model.parameter_count()
+
+    @property
+    def learning_rates(self):
+        """The learned rates, one read-only array per model parameter."""
+        return self.parameters()[self._model_count:]
+
+    @learning_rates.setter
+    def learning_rates(self, rates):
+        n = self._model_count
+        names = self.parameter_names[n:]
+        rates = list(rates)
+        if len(rates) != n:
+            raise _core.Error(f"learning_rates: expected {n} arrays ({', '.join(names)}), got {len(rates)}")
+        arrays = [as_float32(r, f"learning_rates[{i}] ({names[i]})") for i, r in enumerate(rates)]
+        previous = self.learning_rates
+        for i, a in enumerate(arrays):
+            try:
+                self._learner.set_meta_parameter(n + i, a)
+            except _core.Error:
+                for j in range(i):  # all or nothing
+                    self._learner.set_meta_parameter(n + j, previous[j])
+                raise
+
+
+class ANIL(_Learner):
+    """Almost No Inner Loop: MAML whose inner loop adapts only the head (the
+    last ``head_parameters`` parameter tensors, by default the last layer's
+    weight and bias); the body is learned in the outer loop only. The
+    meta-gradient stays exact (second order through the head's updates).
+
+    Args:
+        model, inner_lr, inner_steps, first_order, loss: as for :class:`MAML`.
+        head_parameters: how many parameter tensors, from the end, the inner
+            loop adapts (2: the last layer).
+
+    Example:
+        >>> import metaswift as ms
+        >>> anil = ms.ANIL(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_lr=0.01, head_parameters=2)
+        >>> anil
+        ANIL(model=MLP(sizes=[1, 40, 40, 1], ...), inner_lr=0.01, inner_steps=1, first_order=False, loss='mse', head_parameters=2)  # Raghu, Raghu, Bengio & Vinyals, ICLR 2020
+
+    References:
+        Raghu, Raghu, Bengio, Vinyals. Rapid Learning or Feature Reuse? Towards
+        Understanding the Effectiveness of MAML. ICLR 2020.
+        https://arxiv.org/abs/1909.09157
+    """
+
+    _kind = "anil"
+    _paper = "Raghu, Raghu, Bengio & Vinyals, ICLR 2020"
+
+    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=2):
+        self.head_parameters = _args.integer(head_parameters, "head_parameters")
+        super().__init__(model, inner_lr, inner_steps, first_order, loss, self.head_parameters)
+
+    def _hyper(self):
+        return {**super()._hyper(), "head_parameters": self.head_parameters}
+
+
+class Reptile(_Learner):
+    """Reptile: runs ``inner_steps`` steps of SGD on each task's support set,
+    from ``theta`` to ``theta_i``, and moves ``theta`` towards the adapted
+    parameters: ``theta += epsilon * mean_i(theta_i - theta)``.
+
+    ``meta_loss_and_grad`` returns the update direction
+    ``theta - mean_i(theta_i)`` in place of a gradient (and the mean query
+    loss after adaptation as the loss), so ``fit`` with
+    ``ms.optim.SGD(lr=epsilon)`` (the default, from ``epsilon``) is the
+    paper's outer update; any other optimizer can be used instead.
+
+    Args:
+        model, loss: as for :class:`MAML`.
+        inner_lr: the inner SGD step size (0.02 for the paper's sinusoids).
+        inner_steps: inner SGD steps per task, > 0 (32 for the sinusoids).
+        epsilon: the outer step size used by ``fit`` when no optimizer is given.
+
+    Example:
+        >>> import metaswift as ms
+        >>> reptile = ms.Reptile(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_lr=0.02, inner_steps=32, epsilon=0.1)
+        >>> h = reptile.fit(ms.data.Sinusoid(shots=10, queries=10), meta_batch_size=5, steps=10, progress=False)
+        >>> len(h)
+        10
+
+    References:
+        Nichol, Achiam, Schulman. On First-Order Meta-Learning Algorithms.
+        2018. https://arxiv.org/abs/1803.02999
+    """
+
+    _kind = "reptile"
+    _paper = "Nichol, Achiam & Schulman, 2018"
+
+    def __init__(self, model, inner_lr=0.02, inner_steps=32, loss="mse", epsilon=0.1):
+        self.epsilon = _args.real(epsilon, "epsilon")
+        super().__init__(model, inner_lr, inner_steps, False, loss)
+
+    def _default_optimizer(self):
+        return SGD(lr=self.epsilon)
+
+    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, epsilon=None):
+        """As :meth:`MAML.fit`; the default optimizer is ``SGD(lr=epsilon)``
+        (``epsilon`` here overrides the learner's)."""
+        if epsilon is not None:
+            if optimizer is not None:
+                raise _core.Error("epsilon: give either optimizer or epsilon, not both")
+            optimizer = SGD(lr=_args.real(epsilon, "epsilon"))
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress)
+
+    def _hyper(self):
+        return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
+                "epsilon": self.epsilon}
