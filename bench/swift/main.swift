@@ -69,3 +69,22 @@ do {
     print("pool: with nothing shared between the two jobs \(now() - t)s")
     print("pool: \(reps) x 2 chunks serial \(serial)s, on 2 threads \(parallel)s (speed-up \(serial / parallel))")
 }
+
+// GEMM shapes of a 1-40-40-1 MLP under MAML (batch of 13 tasks, 10 shots):
+// GFLOP/s of the engine's matmul for each.
+if only == "gemm" {
+    var r = RNG(seed: 1)
+    for (m, k, n, ta, tb) in [(10, 1, 40, false, false), (10, 40, 40, false, false), (10, 40, 1, false, false),
+                              (10, 40, 40, false, true), (10, 1, 40, false, true), (10, 40, 1, false, true),
+                              (40, 10, 40, true, false), (1, 10, 40, true, false), (40, 10, 1, true, false),
+                              (40, 10, 40, true, true)] {
+        let a = try Tensor.uniform([13] + (ta ? [k, m] : [m, k]), rng: &r)
+        let b = try Tensor.uniform([13] + (tb ? [n, k] : [k, n]), rng: &r)
+        var reps = 0
+        let t = now()
+        while now() - t < 0.3 { _ = try Tensor.matmul(a, b, transposeA: ta, transposeB: tb); reps += 1 }
+        let secs = (now() - t) / Double(reps)
+        print("m \(m) k \(k) n \(n) \(ta ? "Aᵀ" : "A ")\(tb ? "Bᵀ" : "B "): \(String(Int(2.0 * Double(13 * m * n * k) / secs / 1e6))) MFLOP/s, \(Int(secs * 1e9)) ns")
+    }
+    exit(0)
+}

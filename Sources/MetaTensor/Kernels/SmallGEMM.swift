@@ -14,7 +14,7 @@
 @usableFromInline
 func smallGEMM(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
                m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, scratch: UnsafeMutablePointer<Float>) {
-    if transposeB && !transposeA {
+    if transposeB && !transposeA && k >= 8 {
         dotGEMM(a, b, c, m: m, n: n, k: k)
         return
     }
@@ -27,9 +27,14 @@ func smallGEMM(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: Unsafe
     }
     // A(i, p) for either layout: row-major (m × k), or its transpose stored (k × m).
     let (ars, acs) = transposeA ? (1, m) : (k, 1)
-    if n < 8 && !transposeA && n == 1 {
-        // A column vector B: each output is a contiguous dot product.
-        dotRows(a, bp, c, m: m, k: k)
+    if n == 1 {
+        if transposeA {
+            // c = Aᵀ·b with A stored (k × m): c += b[p]·(row p of A), contiguous in m.
+            columnAxpy(a, bp, c, m: m, k: k)
+        } else {
+            // A column vector B: each output is a contiguous dot product.
+            dotRows(a, bp, c, m: m, k: k)
+        }
         return
     }
     axpyGEMM(a, ars: ars, acs: acs, bp, c, m: m, n: n, k: k)
@@ -111,6 +116,19 @@ func axpyGEMM(_ a: UnsafePointer<Float>, ars: Int, acs: Int, _ bp: UnsafePointer
 @inline(__always)
 func dotRows(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, k: Int) {
     for i in 0..<m { c[i] = dot(a + i &* k, b, k) }
+}
+
+/// c = Σ_p b[p]·a[p, :] for a stored (k × m).
+@inline(__always)
+func columnAxpy(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, k: Int) {
+    for i in 0..<m { c[i] = 0 }
+    let m8 = m & ~7
+    for p in 0..<k {
+        let row = a + p &* m, bv = b[p]
+        var i = 0
+        while i < m8 { store8(multiplyAdd(load8(c + i), SIMD8(repeating: bv), load8(row + i)), c + i); i &+= 8 }
+        while i < m { c[i] += bv * row[i]; i &+= 1 }
+    }
 }
 
 /// Σ_p x[p]·y[p] with an 8-wide accumulator, then the tail.
