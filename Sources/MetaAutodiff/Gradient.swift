@@ -87,7 +87,10 @@ public enum Autodiff {
             guard let vjp = node.vjp else { continue }
             let live = node.inputs.contains { $0.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false }
             guard live else { continue }
-            let ins = createGraph ? node.inputs : node.inputs.map { $0.detached }
+            let ins = node.inputs.map { input -> Variable in
+                let wanted = input.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false
+                return Variable(input.value, node: createGraph ? input.node : nil, needsGradient: wanted)
+            }
             let out = createGraph ? Variable(node.value, node: node) : Variable(node.value)
             let gs = try vjp(g, ins, out)
             for (i, input) in node.inputs.enumerated() {

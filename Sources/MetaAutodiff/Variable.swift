@@ -11,16 +11,30 @@ import MetaTensor
 public struct Variable: @unchecked Sendable, CustomStringConvertible {
     public let value: Tensor
     public let node: Node?
+    /// Whether the differentiation running a VJP needs this input's cotangent.
+    /// Outside a VJP it is `isTracked`. Inside one, inputs that are constants or
+    /// lead to no requested gradient say false, so a VJP may skip computing
+    /// their cotangent (returning nil); with `createGraph: false` the inputs it
+    /// sees are detached, yet still say true where a cotangent is wanted.
+    public let needsGradient: Bool
 
     /// A constant.
     public init(_ value: Tensor) {
         self.value = value
         self.node = nil
+        self.needsGradient = false
     }
 
     public init(_ value: Tensor, node: Node?) {
         self.value = value
         self.node = node
+        self.needsGradient = node != nil
+    }
+
+    init(_ value: Tensor, node: Node?, needsGradient: Bool) {
+        self.value = value
+        self.node = node
+        self.needsGradient = needsGradient
     }
 
     /// A rank-0 constant.

@@ -10,19 +10,23 @@ extension Variable {
         let out = try Tensor.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB)
         return record("matmul", out, a, b) { g, x, _ in
             let (a, b) = (x[0], x[1])
-            let da: Variable, db: Variable
+            // Only the cotangents the differentiation asks for are computed.
+            var da: Variable? = nil, db: Variable? = nil
             switch (transposeA, transposeB) {
             case (false, false):
-                da = try matmul(g, b, transposeB: true); db = try matmul(a, g, transposeA: true)
+                if a.needsGradient { da = try matmul(g, b, transposeB: true) }
+                if b.needsGradient { db = try matmul(a, g, transposeA: true) }
             case (true, false):
-                da = try matmul(b, g, transposeB: true); db = try matmul(a, g)
+                if a.needsGradient { da = try matmul(b, g, transposeB: true) }
+                if b.needsGradient { db = try matmul(a, g) }
             case (false, true):
-                da = try matmul(g, b); db = try matmul(g, a, transposeA: true)
+                if a.needsGradient { da = try matmul(g, b) }
+                if b.needsGradient { db = try matmul(g, a, transposeA: true) }
             case (true, true):
-                da = try matmul(b, g, transposeA: true, transposeB: true)
-                db = try matmul(g, a, transposeA: true, transposeB: true)
+                if a.needsGradient { da = try matmul(b, g, transposeA: true, transposeB: true) }
+                if b.needsGradient { db = try matmul(g, a, transposeA: true, transposeB: true) }
             }
-            return [try da.sum(to: a.shape), try db.sum(to: b.shape)]
+            return [try da?.sum(to: a.shape), try db?.sum(to: b.shape)]
         }
     }
 }
