@@ -36,6 +36,10 @@ func measure(_ name: String, _ learner: any MetaLearner, metaBatch: Int) throws 
 
 let model = try MLP(sizes: [1, 40, 40, 1])
 let only = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : nil
+if only == "conv" {
+    try runConvBench(seconds: budget)
+    exit(0)
+}
 if only == "maml2" {
     try measure("MAML 2nd order, 1 thread", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)), metaBatch: 25)
     exit(0)
