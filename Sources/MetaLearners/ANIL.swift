@@ -60,7 +60,7 @@ public struct ANIL: MetaLearner {
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
-        try checkMetaParameters(metaParams)
+        try checkMetaParameters(metaParams, finite: false)
         let k = steps ?? innerSteps
         try Check.steps(k, "steps", allowZero: true)
         return try inner.adapt(metaParams.map { Variable($0) }, x: x, y: y, steps: k, rates: .shared(innerLR),

@@ -55,7 +55,7 @@ public struct MAML: MetaLearner {
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
-        try checkMetaParameters(metaParams)
+        try checkMetaParameters(metaParams, finite: false)
         let n = steps ?? innerSteps
         try Check.steps(n, "steps", allowZero: true)
         return try inner.adapt(metaParams.map { Variable($0) }, x: x, y: y, steps: n,

@@ -29,8 +29,11 @@ public protocol MetaLearner {
 }
 
 extension MetaLearner {
-    /// Checks meta-parameters against `metaParameterSpecs`.
-    func checkMetaParameters(_ p: [Tensor]) throws {
+    /// Checks meta-parameters against `metaParameterSpecs`, and (unless
+    /// `finite` is false) that they hold no NaN or infinity. Adaptation skips
+    /// the latter: an evaluation that steps past where the learned rates are
+    /// stable must report the diverged loss, not stop.
+    func checkMetaParameters(_ p: [Tensor], finite: Bool = true) throws {
         let specs = metaParameterSpecs
         guard p.count == specs.count else {
             throw MetaError.argument("meta-parameters: expected \(specs.count) tensors (\(specs)), got \(p.count)")
@@ -38,7 +41,7 @@ extension MetaLearner {
         for (t, s) in zip(p, specs) where t.shape != s.shape {
             throw MetaError.shape("meta-parameter \(s.name): expected shape \(s.shape), got \(t.shape)")
         }
-        for (t, s) in zip(p, specs) where !t.isFinite {
+        for (t, s) in zip(p, specs) where finite && !t.isFinite {
             throw MetaError.argument("meta-parameter \(s.name) holds NaN or infinity")
         }
     }

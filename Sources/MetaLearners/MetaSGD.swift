@@ -69,7 +69,7 @@ public struct MetaSGD: MetaLearner {
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
-        try checkMetaParameters(metaParams)
+        try checkMetaParameters(metaParams, finite: false)
         let n = model.parameterCount
         let k = steps ?? innerSteps
         try Check.steps(k, "steps", allowZero: true)
