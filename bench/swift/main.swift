@@ -40,6 +40,25 @@ if only == "conv" {
     try runConvBench(seconds: budget)
     exit(0)
 }
+if only == "threads" {
+    // Interleaved rounds of 1 and 2 threads on the same meta-batch; the median
+    // ratio is robust to the load of a shared machine drifting between rounds.
+    var r = RNG(seed: 0)
+    let one = try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1))
+    let two = try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 2))
+    let params = try one.initialMetaParameters(rng: &r)
+    let tasks = try Sinusoid(shots: 10, queries: 10).sample(25, rng: &r)
+    func rate(_ l: MAML) throws -> Double {
+        let t = now(); var n = 0
+        while now() - t < 0.25 { _ = try l.metaLossAndGrad(params, tasks: tasks); n += 1 }
+        return Double(n) / (now() - t)
+    }
+    var ratios: [Double] = [], ones: [Double] = [], twos: [Double] = []
+    for _ in 0..<9 { let a = try rate(one), b = try rate(two); ones.append(a); twos.append(b); ratios.append(b / a) }
+    func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+    print("MAML 2nd order, meta-batch 25: 1 thread \(Int(median(ones)))/s, 2 threads \(Int(median(twos)))/s, median ratio \(median(ratios))")
+    exit(0)
+}
 if only == "maml2" {
     try measure("MAML 2nd order, 1 thread", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)), metaBatch: 25)
     exit(0)
