@@ -67,39 +67,48 @@ extension MetaLearner {
     /// The meta-loss (mean over tasks of `objective`) and its gradient with
     /// respect to the meta-parameters.
     ///
-    /// When the model can run tasks batched and the tasks have equal shapes,
-    /// they are cut into chunks of at most `batchedChunk` tasks (a rule that
-    /// does not depend on the number of threads, so neither do the results),
-    /// each chunk runs as one batched computation, and chunks run on the pool.
-    /// Otherwise each task runs on its own.
+    /// Batched by chunks of tasks when the model allows (`batchedChunks`),
+    /// otherwise each task on its own.
     func metaGradient(_ metaParams: [Tensor], tasks: [Task], pool: WorkerPool,
                       perTask: @escaping ([Variable], Task) throws -> Variable,
                       batched: @escaping ([Variable], StackedTasks, any TaskBatchedModel) throws -> Variable)
         throws -> (loss: Float, grads: [Tensor]) {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
-        if let bm = model as? any TaskBatchedModel, try StackedTasks(tasks[...]) != nil {
-            let chunks = (tasks.count + batchedChunk - 1) / batchedChunk
-            let bounds = (0...chunks).map { $0 * tasks.count / chunks }
-            let parts = try pool.map(chunks) { c -> (Float, [Tensor]) in
-                let stacked = try StackedTasks(tasks[bounds[c]..<bounds[c + 1]])!
-                let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try batched($0, stacked, bm) }
-                return (try v.item(), g.map(\.value))
-            }
-            // Weight each chunk's mean by its share of the tasks.
-            var loss: Float = 0
-            var grads: [Tensor] = []
-            for (c, part) in parts.enumerated() {
-                let w = Float(bounds[c + 1] - bounds[c]) / Float(tasks.count)
-                loss += part.0 * w
-                let scaled = part.1.map { $0.affine(scale: w, shift: 0) }
-                grads = c == 0 ? scaled : try zip(grads, scaled).map { try $0.zip($1, .add) }
-            }
-            return (loss, grads)
+        if let result = try batchedChunks(tasks, pool: pool, { stacked, bm in
+            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try batched($0, stacked, bm) }
+            return (try v.item(), g.map(\.value))
+        }) {
+            return result
         }
         return try averaged(tasks, pool: pool) { task in
             let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try perTask($0, task) }
             return (try v.item(), g.map(\.value))
         }
+    }
+}
+
+extension MetaLearner {
+    /// When the model runs tasks batched and the tasks have equal shapes: cuts
+    /// them into chunks of at most `batchedChunk` (a rule that does not depend
+    /// on the number of threads, so neither do the results), runs `perChunk`
+    /// on each chunk on the pool, and weights each chunk's mean loss and
+    /// gradient by its share of the tasks. nil when the tasks cannot be batched.
+    func batchedChunks(_ tasks: [Task], pool: WorkerPool,
+                       _ perChunk: @escaping (StackedTasks, any TaskBatchedModel) throws -> (Float, [Tensor]))
+        throws -> (loss: Float, grads: [Tensor])? {
+        guard let bm = model as? any TaskBatchedModel, try StackedTasks(tasks[...]) != nil else { return nil }
+        let chunks = (tasks.count + batchedChunk - 1) / batchedChunk
+        let bounds = (0...chunks).map { $0 * tasks.count / chunks }
+        let parts = try pool.map(chunks) { c in try perChunk(try StackedTasks(tasks[bounds[c]..<bounds[c + 1]])!, bm) }
+        var loss: Float = 0
+        var grads: [Tensor] = []
+        for (c, part) in parts.enumerated() {
+            let w = Float(bounds[c + 1] - bounds[c]) / Float(tasks.count)
+            loss += part.0 * w
+            let scaled = part.1.map { $0.affine(scale: w, shift: 0) }
+            grads = c == 0 ? scaled : try zip(grads, scaled).map { try $0.zip($1, .add) }
+        }
+        return (loss, grads)
     }
 }
 

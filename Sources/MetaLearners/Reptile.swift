@@ -38,6 +38,18 @@ public struct Reptile: MetaLearner {
 
     public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
+        let (lr, steps, inner) = (innerLR, innerSteps, self.inner)
+        if let result = try batchedChunks(tasks, pool: pool, { st, bm in
+            let theta = metaParams.map { Variable($0) }
+            let adapted = try inner.adaptBatched(bm, try inner.tile(theta, tasks: st.count), x: st.supportX,
+                                                 y: st.supportY, steps: steps, rates: .shared(lr), createGraph: false)
+            let queryLoss = try inner.batchedLoss(bm, adapted, x: st.queryX, y: st.queryY).item()
+            // θ − mean over the chunk's tasks of θ̃ₜ.
+            let direction = try zip(theta, adapted).map { try ($0.0 - $0.1.mean(axes: [0])).value }
+            return (queryLoss, direction)
+        }) {
+            return result
+        }
         return try averaged(tasks, pool: pool) { task in
             let adapted = try adapt(metaParams, x: task.supportX, y: task.supportY, steps: innerSteps)
             let (queryLoss, _) = try inner.evaluate(adapted.map { Variable($0) }, x: task.queryX, y: task.queryY)

@@ -93,6 +93,7 @@ final class OtherLearnersTests: XCTestCase {
              try MAML(model: wrapped, innerLR: 0.05, innerSteps: 2, firstOrder: true)),
             (try MetaSGD(model: mlp, initialLR: 0.05, innerSteps: 2), try MetaSGD(model: wrapped, initialLR: 0.05, innerSteps: 2)),
             (try ANIL(model: mlp, innerLR: 0.05, innerSteps: 2), try ANIL(model: wrapped, innerLR: 0.05, innerSteps: 2)),
+            (try Reptile(model: mlp, innerLR: 0.05, innerSteps: 3), try Reptile(model: wrapped, innerLR: 0.05, innerSteps: 3)),
         ]
         for (batched, perTask) in pairs {
             var r = RNG(seed: 1)
