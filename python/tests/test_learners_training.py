@@ -226,12 +226,20 @@ def test_ctrl_c_stops_fit_between_native_calls_and_keeps_what_was_done():
 
     learner = ms.MAML(ms.nn.MLP([1, 40, 40, 1], seed=0))
     before = [p.copy() for p in learner.parameters()]
+    # A process started in the background (as CI may start this one) inherits
+    # SIGINT ignored, and Python then installs no handler: put Python's own in
+    # place for this test, as an interactive session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     start = time.perf_counter()
     timer.start()
-    with pytest.warns(UserWarning, match=r"fit interrupted after \d+ of 1000000 steps"):
-        with pytest.raises(KeyboardInterrupt):
-            learner.fit(sinusoid(), meta_batch_size=25, steps=1_000_000, progress=False)
+    try:
+        with pytest.warns(UserWarning, match=r"fit interrupted after \d+ of 1000000 steps"):
+            with pytest.raises(KeyboardInterrupt):
+                learner.fit(sinusoid(), meta_batch_size=25, steps=1_000_000, progress=False)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - start < 5, "Ctrl-C must be seen within a chunk or so"
     history = learner.history
     assert history.interrupted and 0 < len(history) < 1_000_000
