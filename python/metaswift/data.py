@@ -81,7 +81,9 @@ def as_labels(labels, name="labels"):
         arr = np.asarray(labels)
     except (ValueError, TypeError) as exc:
         raise _core.Error(f"{name}: cannot be read as an integer array ({exc})") from None
-    if arr.dtype.kind not in "iu" or arr.dtype == np.bool_:
+    if arr.size == 0 and arr.dtype.kind == "f":
+        arr = arr.astype(np.int64)  # [] reads as float64
+    if arr.dtype.kind not in "iu":
         raise _core.Error(f"{name}: expected integer class labels, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise _core.Error(f"{name}: expected a 1-D array of labels, got shape {arr.shape}")
@@ -94,7 +96,10 @@ def as_classes(classes, name="classes"):
     """A sequence of class ids (or an integer array) as a 1-D int64 array."""
     if isinstance(classes, (str, bytes)) or np.ndim(classes) == 0 and not hasattr(classes, "__len__"):
         raise _core.Error(f"{name}: expected a sequence of class ids, got {classes!r}")
-    return as_labels(list(classes) if not isinstance(classes, np.ndarray) else classes, name)
+    ids = as_labels(list(classes) if not isinstance(classes, np.ndarray) else classes, name)
+    if ids.size == 0:
+        raise _core.Error(f"{name}: is empty; pass None for every class")
+    return ids
 
 
 class Taskset(TaskDistribution):

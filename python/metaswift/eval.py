@@ -44,6 +44,8 @@ def mean_confidence_interval(values, ddof=0):
 
 def _metrics(predicted, labels, classes):
     p, y = as_labels(predicted, "predicted"), as_labels(labels, "labels")
+    if p.size == 0:
+        raise _core.Error("predicted: need at least one prediction")
     if classes is None:
         classes = int(max(p.max(initial=0), y.max(initial=0))) + 1
     return _core.classification_metrics(p, y, _args.integer(classes, "classes"))
