@@ -396,7 +396,9 @@ int ms_learner_predict(int64_t* out, int64_t capacity, ms_learner learner, const
 
 /* Evaluates a classifier on `task_count` (>= 1) episodes drawn from
  * `taskset` with a generator seeded by `seed` (as ms_learner_evaluate: the
- * same seed gives the same episodes): each is adapted for `steps` (>= 0;
+ * same seed gives the same episodes; episode t is the t-th task that
+ * ms_taskset_sample returns from the same taskset made with `seed`): each
+ * is adapted for `steps` (>= 0;
  * 0 for ProtoNet) inner steps, one at a time, and
  *   out_loss_curve[s], out_accuracy_curve[s] = mean query cross-entropy and
  *     accuracy after s steps, s = 0..steps;

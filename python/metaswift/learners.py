@@ -208,7 +208,8 @@ class _Learner:
         ``seed``, so the same seed gives the same tasks) for ``inner_steps``
         steps (default: ``inner_steps``) and measures the query loss (and
         accuracy) after every step. Runs natively, without the GIL. 600 test
-        episodes is the convention of few-shot papers.
+        episodes is the convention of few-shot papers. Episode t is the t-th
+        that ``taskset.replace(seed=seed).sample()`` gives, to look at.
 
         Returns:
             an :class:`~metaswift.history.Evaluation`: ``.loss`` and
