@@ -63,11 +63,13 @@ extern "C" {
 typedef struct ms_tensor_s* ms_tensor;
 /* A model: its architecture and its current parameter values. */
 typedef struct ms_model_s* ms_model;
-/* A distribution over tasks with its own seeded stream (e.g. sinusoid regression). */
+/* A distribution over tasks with its own seeded stream (sinusoid regression,
+ * N-way K-shot episodes of a labelled dataset). */
 typedef struct ms_taskset_s* ms_taskset;
 /* An outer-loop optimizer: a rule with its hyper-parameters, no state. */
 typedef struct ms_optimizer_s* ms_optimizer;
-/* A gradient-based meta-learner (MAML, Meta-SGD, ANIL, Reptile) over a model. */
+/* A meta-learner over a model: gradient-based (MAML, Meta-SGD, ANIL, Reptile)
+ * or metric-based (ProtoNet, whose model is the encoder). */
 typedef struct ms_learner_s* ms_learner;
 /* An outer loop: a learner, a taskset, an optimizer's state and a generator. */
 typedef struct ms_trainer_s* ms_trainer;
@@ -169,6 +171,23 @@ int ms_tensor_data(const float** out, ms_tensor tensor);
 int ms_model_new_mlp(ms_model* out, const int64_t* sizes, int64_t count, const char* activation,
                      uint64_t seed);
 
+/* *out = Conv4, the few-shot image encoder of Vinyals et al. 2016, Finn et
+ * al. 2017 and Snell et al. 2017: `blocks` blocks of [3x3 convolution with
+ * `hidden` filters and padding 1, batch norm with batch statistics, ReLU,
+ * 2x2 max-pool], then flatten, then, when outputs > 0, a linear head of
+ * `outputs` classes (MAML's N-way classifier; 0: no head, the model outputs
+ * the embedding). in_channels, hidden, blocks > 0; image_size >= 2^blocks.
+ * Inputs of ms_model_forward (and tasks) are (batch >= 1, in_channels,
+ * image_size, image_size); outputs (batch, outputs), or (batch, hidden *
+ * s * s) with s = image_size / 2^blocks (rounded down) without a head:
+ * 64 for 28x28 Omniglot images with the standard hidden = 64, blocks = 4.
+ * Parameters, in order: "block1.conv.W" (hidden, in_channels, 3, 3),
+ * "block1.conv.b", "block1.bn.gamma", "block1.bn.beta", ..., then "head.W"
+ * and "head.b" with a head (so ANIL's head_parameters = 2 is the head).
+ * Initialised from `seed`. Free with ms_model_free. */
+int ms_model_new_conv4(ms_model* out, int64_t in_channels, int64_t hidden, int64_t blocks, int64_t outputs,
+                       int64_t image_size, uint64_t seed);
+
 /* Drops the handle. NULL is a no-op. Tensors obtained from
  * ms_model_get_parameter or ms_model_forward stay valid. */
 int ms_model_free(ms_model model);
@@ -213,6 +232,26 @@ int ms_model_forward(ms_tensor* out, ms_model model, ms_tensor x);
  * ms_taskset_sample draws from. Free it with ms_taskset_free. */
 int ms_sinusoid_new(ms_taskset* out, int64_t shots, int64_t queries, float amp_lo, float amp_hi,
                     float phase_lo, float phase_hi, float x_lo, float x_hi, uint64_t seed);
+
+/* *out = N-way K-shot classification episodes (Vinyals et al. 2016) from a
+ * labelled dataset: `images` (n, ...) with n >= 1 examples, finite values
+ * (NCHW images for Conv4), and labels[i] >= 0 the class of example i
+ * (label_count == n). Each episode draws `ways` distinct classes from
+ * `classes` (class_count ids, each present in labels, none repeated; NULL
+ * and 0 for every label that occurs), then `shots` support and `queries`
+ * query examples of each, all distinct: x_support (ways*shots, ...),
+ * x_query (ways*queries, ...). Labels are remapped per episode: the i-th
+ * class drawn is class i, stored as the float i in y of shape (n,); both
+ * sets are grouped by class, class 0 first. ways, shots, queries > 0; ways
+ * <= the number of classes; every class needs shots + queries examples.
+ * The taskset shares `images` (no copy): make it with ms_tensor_new to copy
+ * an array once, or with ms_tensor_wrap to lend it for the taskset's life;
+ * several tasksets (class splits, folds) can share one images tensor.
+ * `labels` and `classes` are read during the call only. Free with
+ * ms_taskset_free. */
+int ms_taskset_new_arrays(ms_taskset* out, ms_tensor images, const int64_t* labels, int64_t label_count,
+                          int64_t ways, int64_t shots, int64_t queries, const int64_t* classes,
+                          int64_t class_count, uint64_t seed);
 
 /* Drops the handle. NULL is a no-op. Trainers made from it keep using it. */
 int ms_taskset_free(ms_taskset taskset);
@@ -280,6 +319,16 @@ int ms_anil_new(ms_learner* out, ms_model model, float inner_lr, int64_t inner_s
  * paper's update. */
 int ms_reptile_new(ms_learner* out, ms_model model, float inner_lr, int64_t inner_steps, const char* loss);
 
+/* ProtoNet (Snell, Swersky & Zemel, NeurIPS 2017): `model` is the encoder.
+ * The prototype of class c is the mean embedding of its support examples; a
+ * query's logit for c is -||f(q) - p_c||^2 for distance "euclidean" (the
+ * paper's squared Euclidean distance; "squared_euclidean" is the same) or
+ * cos(f(q), p_c) for "cosine". The loss is the query cross-entropy, and
+ * nothing adapts per task: meta-parameters are the encoder's parameters,
+ * inner steps are 0, ms_learner_adapt returns them unchanged. Its tasks are
+ * N-way episodes of any N: y_support covers 0..N-1, y_query lies in it. */
+int ms_protonet_new(ms_learner* out, ms_model model, const char* distance);
+
 /* Drops the handle. NULL is a no-op. */
 int ms_learner_free(ms_learner learner);
 
@@ -322,10 +371,46 @@ int ms_learner_adapt(ms_model* out, ms_learner learner, const ms_view* x, const 
  *   out_task_losses[t]     = task t's query loss after `steps` steps;
  *   out_accuracy_curve[s], out_task_accuracies[t]: the same for accuracy,
  *     written only for a "cross_entropy" learner and when not NULL.
- * Arrays have steps + 1 and task_count floats. */
+ * Arrays have steps + 1 and task_count floats. For ProtoNet, steps must be 0.
+ * ms_learner_evaluate_classification adds macro-F1 for classifiers. */
 int ms_learner_evaluate(float* out_loss_curve, float* out_accuracy_curve, float* out_task_losses,
                         float* out_task_accuracies, ms_learner learner, ms_taskset taskset,
                         int64_t task_count, int64_t steps, uint64_t seed);
+
+/* Few-shot classification of one episode by a classifier (ProtoNet, or a
+ * learner with the "cross_entropy" loss): learns from the support set
+ * (x_support, y_support), shaped as a task's, for `steps` (>= 0) inner
+ * steps (ignored by ProtoNet), then scores the queries x_query (m >= 1
+ * examples shaped like x_support's). The views are read in place, only
+ * during the call.
+ * *out = a new tensor (m, classes) of query logits (ProtoNet: classes = N,
+ * the support set's classes; others: the model's outputs). */
+int ms_learner_query_logits(ms_tensor* out, ms_learner learner, const ms_view* x_support,
+                            const ms_view* y_support, const ms_view* x_query, int64_t steps);
+
+/* out[i] = the predicted class of query i, the index of its largest logit
+ * (ties to the lower class; for ProtoNet with "euclidean", the nearest
+ * prototype), for i < m <= capacity. Arguments as ms_learner_query_logits. */
+int ms_learner_predict(int64_t* out, int64_t capacity, ms_learner learner, const ms_view* x_support,
+                       const ms_view* y_support, const ms_view* x_query, int64_t steps);
+
+/* Evaluates a classifier on `task_count` (>= 1) episodes drawn from
+ * `taskset` with a generator seeded by `seed` (as ms_learner_evaluate: the
+ * same seed gives the same episodes; episode t is the t-th task that
+ * ms_taskset_sample returns from the same taskset made with `seed`): each
+ * is adapted for `steps` (>= 0;
+ * 0 for ProtoNet) inner steps, one at a time, and
+ *   out_loss_curve[s], out_accuracy_curve[s] = mean query cross-entropy and
+ *     accuracy after s steps, s = 0..steps;
+ *   out_task_losses[t], out_task_accuracies[t], out_task_macro_f1s[t] =
+ *     episode t's query cross-entropy, accuracy and macro-F1 over its
+ *     classes (see ms_classification_metrics) after `steps` steps.
+ * Every array is required: steps + 1 floats for curves, task_count for the
+ * others. The mean accuracy's 95% interval is 1.96 std / sqrt(task_count)
+ * of out_task_accuracies (ms_summarize). */
+int ms_learner_evaluate_classification(float* out_loss_curve, float* out_accuracy_curve, float* out_task_losses,
+                                       float* out_task_accuracies, float* out_task_macro_f1s, ms_learner learner,
+                                       ms_taskset taskset, int64_t task_count, int64_t steps, uint64_t seed);
 
 /* ---- Trainers ---------------------------------------------------------- */
 
@@ -354,6 +439,38 @@ int ms_trainer_run(float* out_losses, int64_t capacity, ms_trainer trainer, int6
 
 /* *out = the number of meta-steps this trainer has taken. */
 int ms_trainer_steps(int64_t* out, ms_trainer trainer);
+
+/* ---- Evaluation --------------------------------------------------------- */
+
+/* The mean of `count` (>= 1) finite values and the half-width of its 95%
+ * confidence interval, 1.96 std / sqrt(count), as few-shot papers report
+ * accuracy over 600 episodes; std has divisor count - ddof (0 <= ddof <
+ * count; 0, the population std, is the field's reference code). Trap: for a
+ * few values (5 folds) 1.96 gives too narrow an interval. */
+int ms_summarize(float* out_mean, float* out_half_width, float* out_std, const float* values, int64_t count,
+                 int64_t ddof);
+
+/* Accuracy and macro-F1 of `count` (>= 1) predictions, each of predicted and
+ * labels in [0, classes). Macro-F1 is the mean over classes of 2TP / (2TP +
+ * FP + FN), skipping a class that is neither predicted nor present
+ * (scikit-learn's f1_score(average="macro", zero_division=0)). */
+int ms_classification_metrics(float* out_accuracy, float* out_macro_f1, const int64_t* predicted,
+                              const int64_t* labels, int64_t count, int64_t classes);
+
+/* K-fold cross-validation over classes: the `count` distinct class ids
+ * (each >= 0) are shuffled by `seed` (their order in `classes` does not
+ * matter) and cut into `folds` (2 <= folds <= count) test sets of sizes
+ * differing by at most one; out[i] = the fold whose test set holds
+ * classes[i]. Fold k meta-trains on every class whose out is not k. */
+int ms_class_folds(int64_t* out, const int64_t* classes, int64_t count, int64_t folds, uint64_t seed);
+
+/* Disjoint meta-train / meta-validation / meta-test classes: of the `count`
+ * distinct class ids (each >= 0), shuffled by `seed`, `train` go to the
+ * training set, `validation` to the validation set and `test` (-1: all the
+ * rest) to the test set; out[i] = 0, 1 or 2 for the set holding classes[i],
+ * -1 for none. */
+int ms_class_split(int64_t* out, const int64_t* classes, int64_t count, int64_t train, int64_t validation,
+                   int64_t test, uint64_t seed);
 
 #ifdef __cplusplus
 }

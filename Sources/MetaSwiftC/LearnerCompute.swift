@@ -25,7 +25,7 @@ public func ms_learner_meta_loss_and_grad(_ outLoss: UnsafeMutablePointer<Float>
         var loss: Float = 0
         let grads = try withBorrowed { scope in
             let batch = try (0..<n).map { i in
-                try l.model.checkedTask(try scope.task(base + i * ViewLayout.taskSize, "tasks[\(i)]"), loss: l.loss, "tasks[\(i)]")
+                try l.checkedTask(try scope.task(base + i * ViewLayout.taskSize, "tasks[\(i)]"), "tasks[\(i)]")
             }
             let (value, g) = try l.learner.metaLossAndGrad(l.metaParameters, tasks: batch)
             loss = value
@@ -50,7 +50,7 @@ public func ms_learner_adapt(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ lea
         guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
         let adapted = try withBorrowed { scope in
             let xs = try scope.tensor(xView, "x"), ys = try scope.tensor(yView, "y")
-            try l.model.checkExamples(x: xs, y: ys, loss: l.loss, "x", "y")
+            try l.checkSupport(x: xs, y: ys, "x", "y")
             return try l.learner.adapt(l.metaParameters, x: xs, y: ys, steps: Int(steps))
         }
         out.pointee = Handles.publish(try l.model.with(values: adapted))
@@ -86,7 +86,10 @@ public func ms_learner_evaluate(_ outLossCurve: UnsafeMutablePointer<Float>?,
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
         guard taskCount > 0 else { throw BridgeError.argument("task_count: must be > 0, got \(taskCount)") }
         guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
-        try l.model.checkTaskset(ts, loss: l.loss, "taskset")
+        if l.classifiesEpisodes && steps != 0 {
+            throw BridgeError.argument("steps: must be 0 for a learner that classifies by its own rule (ProtoNet takes no inner steps), got \(steps)")
+        }
+        try l.checkTaskset(ts, "taskset")
         let (n, k) = (Int(taskCount), Int(steps))
         var streams = ts.streams(n, seed: seed)
         let params = l.metaParameters

@@ -41,19 +41,6 @@ final class TasksetObject: Handled {
     }
 }
 
-extension ModelObject {
-    /// Refuses a taskset whose tasks the model or the loss cannot take,
-    /// naming the argument `name`.
-    func checkTaskset(_ taskset: TasksetObject, loss: TaskLoss, _ name: String) throws {
-        let t = try taskset.probe()
-        do {
-            _ = try checkedTask([t.supportX, t.supportY, t.queryX, t.queryY], loss: loss, "task")
-        } catch let error as MetaError {
-            throw MetaError(error.kind, "\(name): its tasks do not fit the learner (\(error.message))")
-        }
-    }
-}
-
 /// A finite range lo...hi, checked before a ClosedRange is formed (forming
 /// one with lo > hi, or with NaN, traps).
 private func range(_ lo: Float, _ hi: Float, _ name: String) throws -> ClosedRange<Float> {

@@ -53,7 +53,7 @@ public func ms_trainer_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ learn
         let opt = try Handles.resolve(optimizer, as: OptimizerObject.self, "optimizer")
         guard metaBatchSize > 0 else { throw BridgeError.argument("meta_batch_size: must be > 0, got \(metaBatchSize)") }
         try Check.fitsInMemory(elements: Int(truncatingIfNeeded: metaBatchSize), "meta_batch_size")
-        try l.model.checkTaskset(ts, loss: l.loss, "taskset")
+        try l.checkTaskset(ts, "taskset")
         out.pointee = Handles.publish(try TrainerObject(learner: l, taskset: ts, optimizer: opt,
                                                         metaBatchSize: Int(metaBatchSize), seed: seed))
     }

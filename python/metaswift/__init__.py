@@ -13,17 +13,23 @@ it a NumPy interface: arrays in, arrays out, keyword arguments with defaults.
     >>> [g.shape for g in grads][:2]
     [(1, 40), (40,)]
 
+Few-shot classification: ``ms.data.Taskset`` samples N-way K-shot episodes
+of any labelled array dataset, ``ms.nn.Conv4`` is the standard encoder,
+``ms.ProtoNet`` and the gradient learners classify episodes with
+``predict``, and ``evaluate`` / ``ms.eval`` report accuracy and macro-F1
+with 95% confidence intervals and K-fold cross-validation over classes.
+
 Every refused argument raises :class:`metaswift.Error` (a ``ValueError``)
 whose message names the argument.
 """
 from . import _core
 from ._core import Error
 from ._arrays import as_float32
-from . import nn, data, optim
+from . import nn, data, optim, eval
 from .history import History, Evaluation
-from .learners import MAML, MetaSGD, ANIL, Reptile
+from .learners import MAML, MetaSGD, ANIL, Reptile, ProtoNet
 
 __version__ = _core.version()
 
-__all__ = ["Error", "as_float32", "nn", "data", "optim", "History", "Evaluation",
-           "MAML", "MetaSGD", "ANIL", "Reptile", "__version__"]
+__all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "History", "Evaluation",
+           "MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "__version__"]

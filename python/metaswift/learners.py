@@ -1,8 +1,12 @@
-"""Gradient-based meta-learners: MAML (and FOMAML), Meta-SGD, ANIL, Reptile.
+"""Meta-learners: the gradient-based MAML (and FOMAML), Meta-SGD, ANIL and
+Reptile, and the metric-based ProtoNet.
 
 A learner refers to a model (it does not copy it): its meta-parameters are
 the model's parameters (then, for Meta-SGD, its learned rates), training
-updates the model in place, and ``adapt`` returns a new model.
+updates the model in place, and ``adapt`` returns a new model. Every learner
+classifies few-shot episodes with ``predict`` and reports accuracy and
+macro-F1 with 95% intervals from ``evaluate`` when its loss is
+``"cross_entropy"`` (ProtoNet always).
 """
 import time
 import warnings
@@ -11,11 +15,13 @@ import numpy as np
 
 from . import _args, _core
 from ._arrays import as_float32, to_numpy
-from .data import Taskset
+from .data import TaskDistribution
+from .eval import ClassificationEvaluation
 from .history import Evaluation, History
+from .nn import Conv4
 from .optim import SGD, Adam, Optimizer
 
-__all__ = ["MAML", "MetaSGD", "ANIL", "Reptile"]
+__all__ = ["MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet"]
 
 LOSSES = ("mse", "cross_entropy")
 TASK_FIELDS = ("x_support", "y_support", "x_query", "y_query")
@@ -23,6 +29,20 @@ TASK_FIELDS = ("x_support", "y_support", "x_query", "y_query")
 # call, short enough that Ctrl-C and the progress bar respond.
 CHUNK_SECONDS = 0.25
 MAX_CHUNK = 1000
+
+
+def _core_model(model, name):
+    core_model = getattr(model, "_model", None)
+    if not isinstance(core_model, _core.Model):
+        raise _core.Error(f"{name}: expected a metaswift.nn model (e.g. ms.nn.MLP or ms.nn.Conv4), "
+                          f"got {type(model).__name__}")
+    return core_model
+
+
+def _check_taskset(taskset):
+    if not isinstance(taskset, TaskDistribution):
+        raise _core.Error(f"taskset: expected a metaswift.data taskset (e.g. ms.data.Taskset or ms.data.Sinusoid), "
+                          f"got {type(taskset).__name__}")
 
 
 def _progress_bar(total, enabled):
@@ -44,9 +64,10 @@ class _Learner:
     _paper = None
 
     def __init__(self, model, inner_lr, inner_steps, first_order, loss, head_parameters=2):
-        core_model = getattr(model, "_model", None)
-        if not isinstance(core_model, _core.Model):
-            raise _core.Error(f"model: expected a metaswift.nn model (e.g. ms.nn.MLP), got {type(model).__name__}")
+        core_model = _core_model(model, "model")
+        if isinstance(model, Conv4) and model.outputs is None:
+            raise _core.Error(f"model: {type(self).__name__} needs a Conv4 with a head, one logit per class "
+                              f"(Conv4(..., outputs=ways)); without one it outputs embeddings, as ProtoNet's encoder")
         self.model = model
         self.inner_lr = _args.real(inner_lr, "inner_lr")
         self.inner_steps = _args.integer(inner_steps, "inner_steps")
@@ -144,9 +165,7 @@ class _Learner:
                 (lower the learning rates); the error's ``history`` holds the
                 losses of the steps done before it.
         """
-        if not isinstance(taskset, Taskset):
-            raise _core.Error(f"taskset: expected a metaswift.data taskset (e.g. ms.data.Sinusoid), "
-                              f"got {type(taskset).__name__}")
+        _check_taskset(taskset)
         optimizer = self._default_optimizer() if optimizer is None else optimizer
         if not isinstance(optimizer, Optimizer):
             raise _core.Error(f"optimizer: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
@@ -184,28 +203,74 @@ class _Learner:
         self.history = History(losses)
         return self.history
 
-    def evaluate(self, taskset, tasks=1000, inner_steps=None, seed=0):
+    def evaluate(self, taskset, tasks=600, inner_steps=None, seed=0):
         """Adapts to ``tasks`` held-out tasks from ``taskset`` (drawn with
         ``seed``, so the same seed gives the same tasks) for ``inner_steps``
         steps (default: ``inner_steps``) and measures the query loss (and
-        accuracy) after every step. Runs natively, without the GIL.
+        accuracy) after every step. Runs natively, without the GIL. 600 test
+        episodes is the convention of few-shot papers. Episode t is the t-th
+        that ``taskset.replace(seed=seed).sample()`` gives, to look at.
 
         Returns:
             an :class:`~metaswift.history.Evaluation`: ``.loss`` and
-            ``.loss_ci`` (95%), ``.curve`` over steps, ``.accuracy...`` for
-            classification, ``.per_task``.
+            ``.loss_ci`` (95%), ``.curve`` over steps, ``.per_task``. For a
+            classifier (loss ``"cross_entropy"``) a
+            :class:`~metaswift.eval.ClassificationEvaluation`, which adds
+            ``.accuracy`` with ``.accuracy_ci`` (1.96 std / sqrt(tasks), the
+            population std of ``.accuracies``), ``.macro_f1`` with
+            ``.macro_f1_ci``, and the per-episode ``.accuracies``,
+            ``.macro_f1s`` and ``.losses``.
         """
-        if not isinstance(taskset, Taskset):
-            raise _core.Error(f"taskset: expected a metaswift.data taskset (e.g. ms.data.Sinusoid), "
-                              f"got {type(taskset).__name__}")
+        _check_taskset(taskset)
         n = _args.count(tasks, "tasks")
-        k = self.inner_steps if inner_steps is None else _args.count(inner_steps, "inner_steps", minimum=0)
-        classify = self.loss == "cross_entropy"
+        k = self._evaluation_steps(inner_steps)
+        if self.loss == "cross_entropy":
+            curve, acc_curve = np.zeros(k + 1, np.float32), np.zeros(k + 1, np.float32)
+            losses, accuracies, f1s = (np.zeros(n, np.float32) for _ in range(3))
+            self._learner.evaluate_classification(taskset._taskset, n, k, seed, curve, acc_curve, losses,
+                                                  accuracies, f1s)
+            return ClassificationEvaluation(curve, losses, acc_curve, accuracies, f1s)
         curve, per_task = np.zeros(k + 1, np.float32), np.zeros(n, np.float32)
-        acc_curve = np.zeros(k + 1, np.float32) if classify else None
-        acc_per_task = np.zeros(n, np.float32) if classify else None
-        self._learner.evaluate(taskset._taskset, n, k, seed, curve, acc_curve, per_task, acc_per_task)
-        return Evaluation(curve, per_task, acc_curve, acc_per_task)
+        self._learner.evaluate(taskset._taskset, n, k, seed, curve, None, per_task, None)
+        return Evaluation(curve, per_task)
+
+    def _evaluation_steps(self, inner_steps):
+        return self.inner_steps if inner_steps is None else _args.count(inner_steps, "inner_steps", minimum=0)
+
+    # ---- few-shot classification -------------------------------------------
+
+    def _episode(self, x_support, y_support, x_query):
+        return (as_float32(x_support, "x_support"), self._targets(y_support, "y_support"),
+                as_float32(x_query, "x_query"))
+
+    def query_logits(self, x_support, y_support, x_query, inner_steps=None):
+        """The logits ``(len(x_query), classes)`` of the query examples after
+        learning from the support set ``(x_support, y_support)``: for a
+        gradient learner, the model adapted for ``inner_steps`` steps
+        (default: ``inner_steps``) applied to ``x_query``; for ProtoNet, the
+        negative squared distances (or cosines) to the class prototypes.
+        Needs a classifier (loss ``"cross_entropy"``). Nothing is changed."""
+        k = self._evaluation_steps(inner_steps)
+        return to_numpy(self._learner.query_logits(*self._episode(x_support, y_support, x_query), k))
+
+    def predict(self, x_support, y_support, x_query, inner_steps=None):
+        """The predicted class of every query example after learning from
+        the support set, as an int64 array of ``len(x_query)`` labels: the
+        largest of ``query_logits`` (ties to the lower class), i.e. for
+        ProtoNet the nearest prototype.
+
+        Args:
+            x_support, y_support: the support set, as a task's (labels are
+                integer class indices; for ProtoNet they must cover 0..N-1).
+            x_query: the examples to classify, shaped like ``x_support``'s.
+            inner_steps: inner steps of adaptation (default: the learner's;
+                ignored by ProtoNet).
+        """
+        k = self._evaluation_steps(inner_steps)
+        xs, ys, xq = self._episode(x_support, y_support, x_query)
+        out = np.zeros(xq.shape[0] if xq.ndim else 0, np.int64)
+        self._learner.predict(xs, ys, xq, k, out)
+        return out
 
     # ---- presentation -----------------------------------------------------
 
@@ -416,3 +481,85 @@ class Reptile(_Learner):
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
                 "epsilon": self.epsilon}
+
+
+class ProtoNet(_Learner):
+    """Prototypical Networks: classify a query by its nearest class prototype,
+    the mean embedding of the class's support examples.
+
+    An encoder ``f`` (e.g. ``ms.nn.Conv4()`` without a head) embeds every
+    example. The prototype of class c is ``p_c = mean f(x)`` over its support
+    examples, and a query's class distribution is the softmax over classes
+    of ``-||f(q) - p_c||^2`` (``distance="euclidean"``, the paper's squared
+    Euclidean distance) or of ``cos(f(q), p_c)`` (``"cosine"``). Meta-training
+    minimises the query cross-entropy; nothing is fine-tuned per task, so
+    there are no inner steps. Support and query examples go through the
+    encoder as one batch (batch norm shares their statistics, as in the
+    reference code).
+
+    Episodes can have any number of ways: ``y_support`` must cover
+    ``0..N-1`` and ``y_query`` lie within it. Train with more ways than you
+    test (the paper used 60-way 1-shot episodes for Omniglot).
+
+    Args:
+        encoder: a metaswift.nn model mapping examples to embeddings;
+            training updates its parameters in place.
+        distance: ``"euclidean"`` (squared) or ``"cosine"``.
+
+    Example:
+        >>> import numpy as np, metaswift as ms
+        >>> encoder = ms.nn.Conv4(hidden=8, blocks=2, image_size=8, seed=0)
+        >>> proto = ms.ProtoNet(encoder)
+        >>> proto
+        ProtoNet(encoder=Conv4(in_channels=1, hidden=8, blocks=2, outputs=None, image_size=8, seed=0, parameters=696), distance='euclidean')  # Snell, Swersky & Zemel, NeurIPS 2017
+        >>> rng = np.random.default_rng(0)
+        >>> images, labels = rng.random((60, 1, 8, 8), dtype=np.float32), np.repeat(np.arange(6), 10)
+        >>> tasks = ms.data.Taskset(images, labels, ways=3, shots=2, queries=4, seed=0)
+        >>> loss, grads = proto.meta_loss_and_grad([tasks.sample()])
+        >>> len(grads) == len(encoder.parameter_names)
+        True
+        >>> history = proto.fit(tasks, steps=5, progress=False)
+        >>> x_support, y_support, x_query, y_query = tasks.sample()
+        >>> proto.predict(x_support, y_support, x_query).shape
+        (12,)
+        >>> result = proto.evaluate(tasks, tasks=20)
+        >>> result.accuracies.shape
+        (20,)
+
+    References:
+        Snell, Swersky, Zemel. Prototypical Networks for Few-shot Learning.
+        NeurIPS 2017. https://arxiv.org/abs/1703.05175
+    """
+
+    _kind = "protonet"
+    _paper = "Snell, Swersky & Zemel, NeurIPS 2017"
+
+    def __init__(self, encoder, distance="euclidean"):
+        core_model = _core_model(encoder, "encoder")
+        if not isinstance(distance, str):
+            raise _core.Error(f"distance: expected 'euclidean' or 'cosine', got {distance!r}")
+        self.model = self.encoder = encoder
+        self.distance = distance
+        self.inner_lr, self.inner_steps, self.first_order, self.loss = 0.0, 0, False, "cross_entropy"
+        self.history = None
+        self._learner = _core.new_protonet(core_model, distance)
+
+    def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True):
+        """As :meth:`MAML.fit`, with one episode per meta-step by default (as
+        the paper) and ``Adam(lr=1e-3)``, the paper's optimizer."""
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress)
+
+    def _evaluation_steps(self, inner_steps):
+        if inner_steps not in (None, 0):
+            raise _core.Error(f"inner_steps: ProtoNet takes no inner steps (it builds prototypes); got {inner_steps!r}")
+        return 0
+
+    def embed(self, x):
+        """The encoder's embeddings of ``x`` (batch norm over this batch)."""
+        return self.encoder(x)
+
+    def _hyper(self):
+        return {"distance": self.distance}
+
+    def __repr__(self):
+        return f"ProtoNet(encoder={self.encoder!r}, distance={self.distance!r})  # {self._paper}"

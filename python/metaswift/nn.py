@@ -4,73 +4,32 @@ A model is a function of (parameters, input): the engine object holds the
 current parameter values, ``parameters()`` reads them, ``set_parameters``
 replaces them (for example with values adapted by a meta-learner).
 """
+import copy
 import operator
 
-from . import _core
+from . import _args, _core
 from ._arrays import as_float32, to_numpy, to_tensor
 
-__all__ = ["MLP"]
+__all__ = ["Module", "MLP", "Conv4"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 
 
-class MLP:
-    """A multilayer perceptron: ``x @ W1 + b1``, activation, ..., ``x @ Wn + bn``.
-
-    The activation follows every hidden layer, not the output. Parameters are
-    ``W1`` of shape ``(sizes[0], sizes[1])``, ``b1`` of shape ``(sizes[1],)``,
-    and so on, drawn in the engine from ``seed`` (the same seed gives the same
-    parameters, bit for bit).
-
-    Args:
-        sizes: layer widths, inputs first, at least two, each > 0.
-            ``[1, 40, 40, 1]`` is the sinusoid-regression network of
-            Finn et al. 2017 (MAML).
-        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"identity"``.
-        seed: an integer in ``[0, 2**64)``.
-
-    Example:
-        >>> import numpy as np
-        >>> from metaswift.nn import MLP
-        >>> model = MLP([1, 40, 40, 1], activation="relu", seed=0)
-        >>> model.parameter_names
-        ['W1', 'b1', 'W2', 'b2', 'W3', 'b3']
-        >>> y = model(np.linspace(-5, 5, 10).reshape(10, 1))
-        >>> y.shape, y.dtype
-        ((10, 1), dtype('float32'))
-
-    Inputs are anything NumPy turns into real numbers, of shape
-    ``(batch, sizes[0])``; float32 C-contiguous arrays go to the engine without
-    a copy. Outputs and ``parameters()`` are read-only float32 arrays that view
-    engine memory.
-
-    References:
-        Finn, Abbeel, Levine. Model-Agnostic Meta-Learning for Fast Adaptation
-        of Deep Networks. ICML 2017.
-    """
-
-    def __init__(self, sizes, activation="relu", seed=0):
-        try:
-            self.sizes = [operator.index(s) for s in sizes]
-        except TypeError:
-            raise _core.Error(f"sizes: expected a sequence of integers, got {sizes!r}") from None
-        if not isinstance(activation, str):
-            raise _core.Error(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
-        self.activation = activation
-        self.seed = seed
-        self._model = _core.new_mlp(self.sizes, activation, seed)
+class Module:
+    """What every model offers: named parameters held by the engine, read as
+    NumPy arrays and replaced whole, and a forward pass. Subclasses create
+    ``self._model`` (an engine model) and describe themselves in ``__repr__``."""
 
     def _like(self, core_model):
         """A model of the same class and architecture around another engine
         model (one adapted by a learner)."""
-        other = object.__new__(type(self))
-        other.sizes, other.activation, other.seed = list(self.sizes), self.activation, self.seed
+        other = copy.copy(self)
         other._model = core_model
         return other
 
     @property
     def parameter_names(self):
-        """Names of the parameters, in order: ``['W1', 'b1', ...]``."""
+        """Names of the parameters, in order."""
         return [self._model.parameter_name(i) for i in range(self._model.parameter_count())]
 
     @property
@@ -121,13 +80,153 @@ class MLP:
                 raise
 
     def forward(self, x):
+        """The model applied to ``x``: a read-only float32 array. The engine
+        runs without the GIL."""
+        return to_numpy(self._model.forward(to_tensor(x, "x")))
+
+    def __call__(self, x):
+        return self.forward(x)
+
+
+class MLP(Module):
+    """A multilayer perceptron: ``x @ W1 + b1``, activation, ..., ``x @ Wn + bn``.
+
+    The activation follows every hidden layer, not the output. Parameters are
+    ``W1`` of shape ``(sizes[0], sizes[1])``, ``b1`` of shape ``(sizes[1],)``,
+    and so on, drawn in the engine from ``seed`` (the same seed gives the same
+    parameters, bit for bit).
+
+    Args:
+        sizes: layer widths, inputs first, at least two, each > 0.
+            ``[1, 40, 40, 1]`` is the sinusoid-regression network of
+            Finn et al. 2017 (MAML).
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"identity"``.
+        seed: an integer in ``[0, 2**64)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from metaswift.nn import MLP
+        >>> model = MLP([1, 40, 40, 1], activation="relu", seed=0)
+        >>> model.parameter_names
+        ['W1', 'b1', 'W2', 'b2', 'W3', 'b3']
+        >>> y = model(np.linspace(-5, 5, 10).reshape(10, 1))
+        >>> y.shape, y.dtype
+        ((10, 1), dtype('float32'))
+
+    Inputs are anything NumPy turns into real numbers, of shape
+    ``(batch, sizes[0])``; float32 C-contiguous arrays go to the engine without
+    a copy. Outputs and ``parameters()`` are read-only float32 arrays that view
+    engine memory.
+
+    References:
+        Finn, Abbeel, Levine. Model-Agnostic Meta-Learning for Fast Adaptation
+        of Deep Networks. ICML 2017.
+    """
+
+    def __init__(self, sizes, activation="relu", seed=0):
+        try:
+            self.sizes = [operator.index(s) for s in sizes]
+        except TypeError:
+            raise _core.Error(f"sizes: expected a sequence of integers, got {sizes!r}") from None
+        if not isinstance(activation, str):
+            raise _core.Error(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
+        self.activation = activation
+        self.seed = seed
+        self._model = _core.new_mlp(self.sizes, activation, seed)
+
+    def forward(self, x):
         """The network applied to ``x`` of shape ``(batch, sizes[0])``: a
         read-only float32 array of shape ``(batch, sizes[-1])``. The engine
         runs without the GIL."""
         return to_numpy(self._model.forward(to_tensor(x, "x")))
 
-    __call__ = forward
-
     def __repr__(self):
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed}, "
+                f"parameters={self.num_parameters})")
+
+
+class Conv4(Module):
+    """The standard few-shot image encoder: ``blocks`` blocks of [3x3
+    convolution with ``hidden`` filters and padding 1, batch norm, ReLU, 2x2
+    max-pool], then flatten, then (when ``outputs`` is given) a linear head
+    with one logit per class, MAML's N-way classifier.
+
+    Batch norm uses the statistics of the batch it is given, at training and
+    at test time alike, with no running averages (as MAML and learn2learn do;
+    transductive: an episode's queries are normalised together).
+
+    Without a head the model is an encoder: it maps images to embeddings of
+    ``embedding_size = hidden * s * s`` features with ``s = image_size //
+    2**blocks``: 64 for 28x28 Omniglot images, 1600 for 84x84 miniImageNet.
+    That is what :class:`~metaswift.ProtoNet` takes. With ``outputs=N`` it is
+    the classifier of MAML, FOMAML, Meta-SGD and ANIL (whose head is
+    ``head.W``, ``head.b``, the last two parameters).
+
+    Args:
+        in_channels: image channels (1 for Omniglot, 3 for miniImageNet).
+        hidden: filters per convolution (64; MAML used 32 on miniImageNet).
+        blocks: number of blocks (4).
+        outputs: classes of the linear head, or None for an encoder.
+        image_size: the side of the square input images; every input must
+            be ``(batch, in_channels, image_size, image_size)``, and
+            ``image_size >= 2**blocks``.
+        seed: an integer in ``[0, 2**64)``; the same seed gives the same
+            initial parameters.
+
+    Example:
+        >>> import numpy as np
+        >>> from metaswift.nn import Conv4
+        >>> encoder = Conv4(in_channels=1, hidden=64, image_size=28)
+        >>> encoder.embedding_size
+        64
+        >>> encoder(np.zeros((5, 1, 28, 28), np.float32)).shape
+        (5, 64)
+        >>> classifier = Conv4(hidden=8, blocks=2, outputs=5, image_size=8)
+        >>> classifier.parameter_names[:4], classifier.parameter_names[-2:]
+        (['block1.conv.W', 'block1.conv.b', 'block1.bn.gamma', 'block1.bn.beta'], ['head.W', 'head.b'])
+        >>> classifier
+        Conv4(in_channels=1, hidden=8, blocks=2, outputs=5, image_size=8, seed=0, parameters=861)
+
+    References:
+        Vinyals, Blundell, Lillicrap, Kavukcuoglu, Wierstra. Matching Networks
+        for One Shot Learning. NeurIPS 2016. Finn, Abbeel, Levine. MAML. ICML
+        2017. Snell, Swersky, Zemel. Prototypical Networks for Few-shot
+        Learning. NeurIPS 2017.
+    """
+
+    def __init__(self, in_channels=1, hidden=64, blocks=4, outputs=None, image_size=28, seed=0):
+        self.in_channels = _args.integer(in_channels, "in_channels")
+        self.hidden = _args.integer(hidden, "hidden")
+        self.blocks = _args.integer(blocks, "blocks")
+        if outputs is not None:
+            outputs = _args.count(outputs, "outputs")
+        self.outputs = outputs
+        self.image_size = _args.integer(image_size, "image_size")
+        self.seed = seed
+        self._model = _core.new_conv4(self.in_channels, self.hidden, self.blocks, outputs or 0,
+                                      self.image_size, seed)
+
+    @property
+    def embedding_size(self):
+        """Features of the flattened embedding (the head's input)."""
+        side = self.image_size >> self.blocks
+        return self.hidden * side * side
+
+    @property
+    def head_parameters(self):
+        """How many parameters, from the end, form the head: 2 (``head.W``,
+        ``head.b``) with ``outputs``, 0 for an encoder."""
+        return 0 if self.outputs is None else 2
+
+    def forward(self, x):
+        """The network applied to images ``x`` of shape ``(batch, in_channels,
+        image_size, image_size)``: a read-only float32 array of shape
+        ``(batch, outputs)``, or ``(batch, embedding_size)`` for an encoder.
+        Batch norm normalises with the statistics of this batch. The engine
+        runs without the GIL."""
+        return to_numpy(self._model.forward(to_tensor(x, "x")))
+
+    def __repr__(self):
+        return (f"Conv4(in_channels={self.in_channels}, hidden={self.hidden}, blocks={self.blocks}, "
+                f"outputs={self.outputs}, image_size={self.image_size}, seed={self.seed}, "
                 f"parameters={self.num_parameters})")

@@ -120,6 +120,13 @@ void core_set_view(ms_view *view, core_buffer *buf);
 PyObject *core_tensor_from_handle(core_state *st, ms_tensor handle);
 /* A new Model object owning `handle` (freed here on failure). */
 PyObject *core_model_from_handle(core_state *st, ms_model handle);
+/* A new Learner object owning `handle` (freed here on failure) and holding `model`. */
+PyObject *core_learner_from_handle(core_state *st, ms_learner handle, PyObject *model);
+
+/* A C-contiguous 1-D int64 buffer of `obj` (labels, class ids, predictions),
+ * writable when `writable`; its length in out->shape[0]. Release with
+ * core_buffer_release. */
+int core_get_int64_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out, int writable);
 
 /* `obj` as an unsigned 64-bit integer (a seed), or metaswift.Error naming `name`. */
 int core_uint64_arg(core_state *st, PyObject *obj, const char *name, uint64_t *out);
@@ -137,5 +144,16 @@ PyObject *core_new_optimizer(PyObject *module, PyObject *args, PyObject *kwargs)
 PyObject *core_new_learner(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *core_new_trainer(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *core_task_addresses(PyObject *module, PyObject *tasks);
+/* fewshot.c */
+PyObject *core_new_taskset_arrays(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_conv4(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_new_protonet(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *core_summarize(PyObject *module, PyObject *args);
+PyObject *core_classification_metrics(PyObject *module, PyObject *args);
+PyObject *core_class_folds(PyObject *module, PyObject *args);
+PyObject *core_class_split(PyObject *module, PyObject *args);
+PyObject *core_learner_query_logits(PyObject *self, PyObject *args);
+PyObject *core_learner_predict(PyObject *self, PyObject *args);
+PyObject *core_learner_evaluate_classification(PyObject *self, PyObject *args);
 
 #endif

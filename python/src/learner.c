@@ -44,6 +44,12 @@ core_new_learner(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
+    return core_learner_from_handle(st, handle, model);
+}
+
+PyObject *
+core_learner_from_handle(core_state *st, ms_learner handle, PyObject *model)
+{
     allocfunc alloc = (allocfunc)PyType_GetSlot(st->LearnerType, Py_tp_alloc);
     LearnerObject *self = (LearnerObject *)alloc(st->LearnerType, 0);
     if (self == NULL) {
@@ -326,6 +332,16 @@ static PyMethodDef Learner_methods[] = {
     {"evaluate", (PyCFunction)Learner_evaluate, METH_VARARGS,
      PyDoc_STR("evaluate(taskset, task_count, steps, seed, loss_curve, accuracy_curve, task_losses, "
                "task_accuracies): fills the writable float32 arrays (accuracy ones may be None). Releases the GIL.")},
+    {"query_logits", (PyCFunction)core_learner_query_logits, METH_VARARGS,
+     PyDoc_STR("query_logits(x_support, y_support, x_query, steps) -> Tensor: query logits (m, classes) after "
+               "learning from the support set (ms_learner_query_logits). Releases the GIL.")},
+    {"predict", (PyCFunction)core_learner_predict, METH_VARARGS,
+     PyDoc_STR("predict(x_support, y_support, x_query, steps, out): writes the predicted class of each query to "
+               "`out`, a writable int64 buffer of at least m entries (ms_learner_predict). Releases the GIL.")},
+    {"evaluate_classification", (PyCFunction)core_learner_evaluate_classification, METH_VARARGS,
+     PyDoc_STR("evaluate_classification(taskset, task_count, steps, seed, loss_curve, accuracy_curve, task_losses, "
+               "task_accuracies, task_macro_f1s): fills the writable float32 arrays "
+               "(ms_learner_evaluate_classification). Releases the GIL.")},
     {"_free", (PyCFunction)Learner_free, METH_NOARGS,
      PyDoc_STR("Testing aid: free the engine handle now; later calls must fail cleanly.")},
     {NULL, NULL, 0, NULL},

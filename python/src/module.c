@@ -178,6 +178,27 @@ static PyMethodDef core_methods[] = {
                "kind 'maml', 'metasgd', 'anil' or 'reptile' (ms_*_new; unused arguments are ignored).")},
     {"new_trainer", (PyCFunction)(void (*)(void))core_new_trainer, METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("new_trainer(learner, taskset, optimizer, meta_batch_size, seed) -> Trainer (ms_trainer_new).")},
+    {"new_taskset_arrays", (PyCFunction)(void (*)(void))core_new_taskset_arrays, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_taskset_arrays(images, labels, ways, shots, queries, classes, seed) -> Taskset: N-way K-shot "
+               "episodes of a labelled dataset; images is a Tensor (shared), labels and classes (or None) int64 "
+               "buffers (ms_taskset_new_arrays).")},
+    {"new_conv4", (PyCFunction)(void (*)(void))core_new_conv4, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_conv4(in_channels, hidden, blocks, outputs, image_size, seed) -> Model: the four-block "
+               "few-shot encoder, with an N-way head when outputs > 0 (ms_model_new_conv4).")},
+    {"new_protonet", (PyCFunction)(void (*)(void))core_new_protonet, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new_protonet(model, distance) -> Learner: Prototypical Networks over an encoder "
+               "(ms_protonet_new).")},
+    {"summarize", core_summarize, METH_VARARGS,
+     PyDoc_STR("summarize(values, ddof) -> (mean, half_width, std): the 95% interval of the mean of a float32 "
+               "buffer (ms_summarize).")},
+    {"classification_metrics", core_classification_metrics, METH_VARARGS,
+     PyDoc_STR("classification_metrics(predicted, labels, classes) -> (accuracy, macro_f1) of int64 buffers "
+               "(ms_classification_metrics).")},
+    {"class_folds", core_class_folds, METH_VARARGS,
+     PyDoc_STR("class_folds(classes, folds, seed, out): out[i] = the fold testing classes[i] (ms_class_folds).")},
+    {"class_split", core_class_split, METH_VARARGS,
+     PyDoc_STR("class_split(classes, train, validation, test, seed, out): out[i] = 0, 1, 2 or -1 "
+               "(ms_class_split).")},
     {"_task_addresses", core_task_addresses, METH_O,
      PyDoc_STR("_task_addresses(tasks) -> list: the data pointers meta_loss_and_grad lends the engine for "
                "these tasks (for zero-copy tests).")},
