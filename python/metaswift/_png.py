@@ -134,10 +134,14 @@ def read(data, name="png"):
         scanlines = inflater.decompress(b"".join(idat), expected + 1)
     except zlib.error as exc:
         _fail(name, f"corrupted image data ({exc})")
-    if len(scanlines) != expected or not inflater.eof:
-        _fail(name, f"image data holds {len(scanlines)}{'+' if len(scanlines) > expected else ''} "
-                    f"bytes{'' if inflater.eof else ' (stream incomplete)'}, expected {expected} "
-                    f"for {header.width}x{header.height} at {header.bit_depth} bit")
+    if len(scanlines) > expected:
+        _fail(name, f"image data holds more than the {expected} bytes of {header.width}x{header.height} "
+                    f"at {header.bit_depth} bit")
+    if len(scanlines) < expected:
+        _fail(name, f"image data holds {len(scanlines)} bytes, expected {expected} for "
+                    f"{header.width}x{header.height} at {header.bit_depth} bit")
+    if not inflater.eof:
+        _fail(name, "image data stream is incomplete (truncated or corrupted)")
     return header, palette, scanlines
 
 
