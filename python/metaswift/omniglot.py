@@ -50,8 +50,9 @@ def default_cache_dir():
 
 # MARK: - Sources: a part of the release as a zip or a folder
 
-def _is_drawing(parts):
-    return len(parts) == 4 and parts[3].endswith(".png") and not any(p.startswith(".") for p in parts)
+def _is_drawing(name, prefix):
+    """``name`` is ``<part>/<Alphabet>/<character>/<file>.png``, no part hidden."""
+    return name.startswith(prefix) and name.endswith(".png") and name.count("/") == 3 and "/." not in name
 
 
 class _ZipSource:
@@ -63,15 +64,15 @@ class _ZipSource:
         return str(self.path)
 
     def listing(self):
-        """{(alphabet, character): [(member, fingerprint), ...]}; a member's
-        fingerprint is its size and the CRC-32 of its bytes from the zip's
-        directory, so a repacked zip with the same PNGs has the same one."""
-        found = {}
+        """{(alphabet, character): [(member, size, crc32), ...]}. Size and
+        CRC-32 (of the PNG's bytes, from the zip's directory) fingerprint the
+        member: a repacked zip with the same PNGs has the same ones."""
+        found, prefix = {}, self.part + "/"
         for m in _zip.members(self.path):
-            parts = m.name.split("/")
-            if parts[0] == self.part and _is_drawing(parts):
+            if _is_drawing(m.name, prefix):
                 self._members[m.name] = m
-                found.setdefault((parts[1], parts[2]), []).append((m.name, f"{m.size}:{m.crc:08x}"))
+                _, alphabet, character, _ = m.name.split("/")
+                found.setdefault((alphabet, character), []).append((m.name, m.size, m.crc))
         return found
 
     def open(self):
@@ -88,7 +89,7 @@ class _FolderSource:
         return f"{self.path}{os.sep}"
 
     def listing(self):
-        """As for a zip; a file's fingerprint is its size and modification time."""
+        """As for a zip, with (member, size, modification time in ns)."""
         found = {}
         with os.scandir(self.path) as alphabets:
             for alphabet in alphabets:
@@ -101,10 +102,10 @@ class _FolderSource:
                         drawings = found.setdefault((alphabet.name, character.name), [])
                         with os.scandir(character.path) as files:
                             for f in files:
-                                if _is_drawing([self.part, alphabet.name, character.name, f.name]) and f.is_file():
+                                member = f"{self.part}/{alphabet.name}/{character.name}/{f.name}"
+                                if _is_drawing(member, self.part + "/") and f.is_file():
                                     st = f.stat()
-                                    member = f"{self.part}/{alphabet.name}/{character.name}/{f.name}"
-                                    drawings.append((member, f"{st.st_size}:{st.st_mtime_ns}"))
+                                    drawings.append((member, st.st_size, st.st_mtime_ns))
         return found
 
     def open(self):
@@ -196,9 +197,10 @@ def _decode(entries, size, resample, batch=1024):
     """All drawings, in order, inverted and resized: uint8 (n, size, size), ink 255."""
     out = np.empty((len(entries), size, size), np.uint8)
     readers = {}
+    buffer = np.empty((min(batch, len(entries)), SIDE, SIDE), np.float32)
     for start in range(0, len(entries), batch):
         chunk = entries[start:start + batch]
-        ink = np.empty((len(chunk), SIDE, SIDE), np.float32)
+        ink = buffer[:len(chunk)]
         fast_rows, fast_at = [], []
         for i, (source, member) in enumerate(chunk):
             if source not in readers:
@@ -224,8 +226,7 @@ def _decode(entries, size, resample, batch=1024):
 
 def _cache_key(characters, size, resample):
     h = hashlib.sha256(f"omniglot v{CACHE_VERSION} {size}px {resample}\n".encode())
-    for _, source, drawings in characters:
-        h.update("".join(f"{member}\t{fp}\n" for member, fp in drawings).encode())
+    h.update(repr([drawings for _, _, drawings in characters]).encode())
     return h.hexdigest()[:20]
 
 
@@ -415,7 +416,7 @@ class Omniglot:
             cached = _load_cached(path, shape)
             if cached is not None:
                 return cached, path
-        entries = [(source, member) for _, source, drawings in characters for member, _ in drawings]
+        entries = [(source, member) for _, source, drawings in characters for member, *_ in drawings]
         base = _decode(entries, size, self.resample)
         if path is not None:
             _save_cache(path, base)
@@ -426,16 +427,14 @@ class Omniglot:
         position = {name: i for i, (name, _, _) in enumerate(characters)}
         chosen = base.reshape(len(characters), DRAWINGS, size, size)[[position[c] for c in self.characters]]
         turns = len(ROTATIONS) if self.rotations else 1
-        if turns == 1:
-            pixels = chosen
-            self.class_names = list(self.characters)
-        else:
-            pixels = np.empty((len(chosen), turns, DRAWINGS, size, size), np.uint8)
-            for k in range(turns):
-                pixels[:, k] = np.rot90(chosen, k, axes=(2, 3))
-            self.class_names = [f"{c}/rot{deg}" for c in self.characters for deg in ROTATIONS]
+        # uint8 k -> float32 k / 255, correctly rounded; rotations written straight into the result.
+        images = np.empty((len(chosen), turns, DRAWINGS, size, size), np.float32)
+        for k in range(turns):
+            np.divide(np.rot90(chosen, k, axes=(2, 3)), np.float32(255), out=images[:, k], dtype=np.float32)
+        self.class_names = ([f"{c}/rot{deg}" for c in self.characters for deg in ROTATIONS] if self.rotations
+                            else list(self.characters))
         self.num_classes = len(self.class_names)
-        self.images = np.divide(pixels.reshape(-1, 1, size, size), np.float32(255), dtype=np.float32)
+        self.images = images.reshape(-1, 1, size, size)
         self.labels = np.repeat(np.arange(self.num_classes, dtype=np.int64), DRAWINGS)
 
     def __len__(self):
