@@ -7,11 +7,9 @@ reader, resized once and cached.
 import hashlib
 import os
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +148,11 @@ def _download(root, part):
     temporary file first, checked by content, then renamed, so ``root`` never
     holds a partial or wrong zip."""
     url = URLS[part]
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{part}.", suffix=".zip.part", dir=root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{part}.", suffix=".zip.part", dir=root)
+    except OSError as exc:
+        raise _core.Error(f"root: cannot download into {root} ({exc})") from None
     try:
         try:
             with os.fdopen(fd, "wb") as out, _urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
@@ -381,11 +382,10 @@ class Omniglot:
     def _characters(self, download):
         """The sorted list of (name, source, drawings) of all 1623 characters, checked."""
         root = self.root
-        if not download:
-            if not root.exists():
-                raise _core.Error(f"root: {root} does not exist (download=True fetches Omniglot into it)")
-            if not root.is_dir():
-                raise _core.Error(f"root: {root} is not a folder")
+        if not root.exists() and not download:
+            raise _core.Error(f"root: {root} does not exist (download=True fetches Omniglot into it)")
+        if root.exists() and not root.is_dir():
+            raise _core.Error(f"root: {root} is not a folder")
         characters = []
         for part in EXPECTED:
             source = _find(root, part) if root.is_dir() else None

@@ -592,3 +592,12 @@ def test_the_docstring_says_what_omniglot_is():
     doc = Omniglot.__doc__
     assert "Example" in doc and "References" in doc and "Lake, Salakhutdinov & Tenenbaum" in doc
     assert "Vinyals" in doc and "Science" in doc
+
+
+def test_download_needs_a_folder_it_can_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(omniglot, "_urlopen", lambda url, timeout=None: pytest.fail("nothing may be fetched"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(metaswift.Error, match=r"^root: .*file is not a folder"):
+        Omniglot(tmp_path / "file", download=True)
+    with pytest.raises(metaswift.Error, match=r"^root: cannot download into .*file/omniglot \(.*Not a directory"):
+        Omniglot(tmp_path / "file" / "omniglot", download=True)
