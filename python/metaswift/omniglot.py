@@ -195,33 +195,33 @@ def _ink(source, member, read):
 
 
 def _decode(entries, size, resample, batch=1024):
-    """All drawings, in order, inverted and resized: uint8 (n, size, size), ink 255."""
+    """All drawings, in order, inverted and resized: uint8 (n, size, size), ink 255.
+    The PNGs are read one by one; unpacking and resizing go by batches."""
     out = np.empty((len(entries), size, size), np.uint8)
+    ink = np.empty((min(batch, len(entries)), SIDE, SIDE), np.float32)
     readers = {}
-    buffer = np.empty((min(batch, len(entries)), SIDE, SIDE), np.float32)
     for start in range(0, len(entries), batch):
-        chunk = entries[start:start + batch]
-        ink = buffer[:len(chunk)]
+        n = min(batch, len(entries) - start)
         fast_rows, fast_at = [], []
-        for i, (source, member) in enumerate(chunk):
+        for i, (source, member) in enumerate(entries[start:start + n]):
             if source not in readers:
                 readers[source] = source.open()
-            result = _ink(source, member, readers[source])
-            if isinstance(result, bytes):
-                fast_rows.append(result)
+            drawing = _ink(source, member, readers[source])
+            if isinstance(drawing, bytes):
+                fast_rows.append(drawing)
                 fast_at.append(i)
             else:
-                ink[i] = result
+                ink[i] = drawing
         if fast_rows:
             rows = np.frombuffer(b"".join(fast_rows), np.uint8).reshape(len(fast_rows), SIDE, _ROW)
             paper = np.unpackbits(rows[:, :, 1:], axis=-1, count=SIDE)
-            if len(fast_at) == len(chunk):
-                np.subtract(1, paper, out=ink, dtype=np.float32)
+            if len(fast_at) == n:
+                np.subtract(1, paper, out=ink[:n], dtype=np.float32)
             else:
                 ink[fast_at] = 1 - paper
-        small = _resize.resize(ink, size, resample)
+        small = _resize.resize(ink[:n], size, resample)
         np.clip(small, 0.0, 1.0, out=small)
-        np.rint(np.multiply(small, 255, out=small), out=out[start:start + len(chunk)], casting="unsafe")
+        np.rint(np.multiply(small, 255, out=small), out=out[start:start + n], casting="unsafe")
     return out
 
 
