@@ -601,3 +601,10 @@ def test_download_needs_a_folder_it_can_write(tmp_path, monkeypatch):
         Omniglot(tmp_path / "file", download=True)
     with pytest.raises(metaswift.Error, match=r"^root: cannot download into .*file/omniglot \(.*Not a directory"):
         Omniglot(tmp_path / "file" / "omniglot", download=True)
+
+
+def test_the_docstring_example_is_true(load):
+    train = load(subset="trainval")
+    doc = " ".join(Omniglot.__doc__.split())
+    assert " ".join(repr(train).split()) in doc.replace("( ", "(")
+    assert repr((train.images.shape, train.labels[:3], train.class_names[0])) in doc
