@@ -14,7 +14,8 @@ import numpy as np
 from . import _args, _core
 from ._arrays import as_float32, to_numpy
 
-__all__ = ["TaskDistribution", "Taskset", "Sinusoid", "ClassSplit", "split_classes", "as_labels", "as_classes"]
+__all__ = ["TaskDistribution", "Taskset", "Sinusoid", "Omniglot", "ClassSplit", "split_classes", "as_labels",
+           "as_classes"]
 
 
 class TaskDistribution:
@@ -246,3 +247,6 @@ def split_classes(classes, train, validation=0, test=None, seed=0):
     out = np.empty(len(ids), np.int64)
     _core.class_split(ids, _args.integer(train, "train"), _args.integer(validation, "validation"), test, seed, out)
     return ClassSplit(*(sorted(ids[out == k].tolist()) for k in range(3)))
+
+# The Omniglot benchmark (Lake et al. 2015), read from the original release.
+from .omniglot import Omniglot  # noqa: E402
