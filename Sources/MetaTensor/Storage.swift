@@ -16,6 +16,7 @@ public final class Storage: @unchecked Sendable {
     /// Uninitialised memory for `count` floats; the caller fills all of it.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "Storage: negative count is a bug in the engine")
+        _ = mallocTuned
         self.count = count
         // malloc's 16-byte alignment suffices: kernels load SIMD vectors
         // unaligned. At least one element, so `base` is never null.
