@@ -44,66 +44,74 @@ public enum Autodiff {
         func zeros(_ t: Variable) throws -> Variable { Variable(try Tensor.zeros(t.shape)) }
         guard let root = y.node else { return try targets.map(zeros) }
 
-        var targetIDs = Set<ObjectIdentifier>()
         var minDepth = Int.max
-        for t in targets {
-            if let n = t.node { targetIDs.insert(ObjectIdentifier(n)); minDepth = min(minDepth, n.depth) }
-        }
+        for t in targets { if let n = t.node { minDepth = min(minDepth, n.depth) } }
 
-        // Iterative post-order DFS: `order` lists every node after its inputs.
-        // A node is relevant when it is a target or leads to one; only those
-        // are visited backwards.
-        var order: [Node] = []
-        var state: [ObjectIdentifier: Bool] = [:]   // false: on the stack, true: done
-        var relevant = Set<ObjectIdentifier>()
-        var stack: [(Node, Int)] = [(root, 0)]
-        state[ObjectIdentifier(root)] = false
-        while !stack.isEmpty {
-            let (node, next) = stack[stack.count - 1]
-            let id = ObjectIdentifier(node)
+        // Iterative post-order DFS over the nodes that can lead to a target
+        // (nodes shallower than every target cannot). Each node gets a dense
+        // index on first sight; `order` lists indices with every node after
+        // its inputs. A node is relevant when it is a target or leads to one;
+        // only those are visited backwards.
+        var table = NodeTable()
+        var nodes: [Node] = [root]
+        var relevant: [Bool] = [false]
+        var order: [Int] = []
+        var isTarget: [Bool] = [false]
+        table.insert(root, 0)
+        var stack: [(Int, Int)] = [(0, 0)]
+        while let (index, next) = stack.last {
+            let node = nodes[index]
             if next < node.inputs.count {
                 stack[stack.count - 1].1 = next + 1
-                // Nodes shallower than every target cannot lead to one.
-                if let child = node.inputs[next].node, child.depth >= minDepth {
-                    let cid = ObjectIdentifier(child)
-                    if state[cid] == nil { state[cid] = false; stack.append((child, 0)) }
+                if let child = node.inputs[next].node, child.depth >= minDepth, table.index(of: child) == nil {
+                    table.insert(child, nodes.count)
+                    stack.append((nodes.count, 0))
+                    nodes.append(child)
+                    relevant.append(false)
+                    isTarget.append(false)
                 }
                 continue
             }
             stack.removeLast()
-            state[id] = true
-            if targetIDs.contains(id) || node.inputs.contains(where: { $0.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false }) {
-                relevant.insert(id)
-            }
-            order.append(node)
+            order.append(index)
+        }
+        // Mark targets, then relevance in post-order (inputs come first).
+        for t in targets { if let n = t.node, let i = table.index(of: n) { isTarget[i] = true } }
+        // Input indices of each node (-1 for constants and pruned nodes).
+        func inputIndex(_ input: Variable) -> Int { input.node.flatMap { table.index(of: $0) } ?? -1 }
+        var inputIndices = [[Int]](repeating: [], count: nodes.count)
+        for i in order {
+            let ins = nodes[i].inputs.map(inputIndex)
+            inputIndices[i] = ins
+            relevant[i] = isTarget[i] || ins.contains { $0 >= 0 && relevant[$0] }
         }
 
-        var cotangents: [ObjectIdentifier: Variable] = [ObjectIdentifier(root): seedValue]
-        var results: [ObjectIdentifier: Variable] = [:]
-        for node in order.reversed() {
-            let id = ObjectIdentifier(node)
-            guard relevant.contains(id), let g = cotangents.removeValue(forKey: id) else { continue }
-            if targetIDs.contains(id) { results[id] = g }
+        var cotangents = [Variable?](repeating: nil, count: nodes.count)
+        cotangents[0] = seedValue
+        var results = [Variable?](repeating: nil, count: nodes.count)
+        for i in order.reversed() {
+            guard relevant[i], let g = cotangents[i] else { continue }
+            cotangents[i] = nil
+            if isTarget[i] { results[i] = g }
+            let node = nodes[i]
             guard let vjp = node.vjp else { continue }
-            let live = node.inputs.contains { $0.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false }
-            guard live else { continue }
-            let ins = node.inputs.map { input -> Variable in
-                let wanted = input.node.map { relevant.contains(ObjectIdentifier($0)) } ?? false
-                return Variable(input.value, node: createGraph ? input.node : nil, needsGradient: wanted)
+            let ins = inputIndices[i]
+            guard ins.contains(where: { $0 >= 0 && relevant[$0] }) else { continue }
+            let args = zip(node.inputs, ins).map { input, j -> Variable in
+                Variable(input.value, node: createGraph ? input.node : nil, needsGradient: j >= 0 && relevant[j])
             }
             let out = createGraph ? Variable(node.value, node: node) : Variable(node.value)
-            let gs = try vjp(g, ins, out)
-            for (i, input) in node.inputs.enumerated() {
-                guard let inode = input.node, relevant.contains(ObjectIdentifier(inode)), i < gs.count, let gi = gs[i] else { continue }
-                guard gi.shape == input.shape else {
-                    throw MetaError.shape("internal: VJP of \(node.name) gave a cotangent of shape \(gi.shape) for input \(i) of shape \(input.shape)")
+            let gs = try vjp(g, args, out)
+            for (k, j) in ins.enumerated() where j >= 0 && relevant[j] && k < gs.count {
+                guard let gk = gs[k] else { continue }
+                guard gk.shape == node.inputs[k].shape else {
+                    throw MetaError.shape("internal: VJP of \(node.name) gave a cotangent of shape \(gk.shape) for input \(k) of shape \(node.inputs[k].shape)")
                 }
-                let iid = ObjectIdentifier(inode)
-                if let prev = cotangents[iid] { cotangents[iid] = try prev + gi } else { cotangents[iid] = gi }
+                if let prev = cotangents[j] { cotangents[j] = try prev + gk } else { cotangents[j] = gk }
             }
         }
         return try targets.map { t in
-            if let n = t.node, let g = results[ObjectIdentifier(n)] { return g }
+            if let n = t.node, let i = table.index(of: n), let g = results[i] { return g }
             return try zeros(t)
         }
     }

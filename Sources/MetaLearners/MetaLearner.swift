@@ -96,7 +96,7 @@ extension MetaLearner {
     func batchedChunks(_ tasks: [Task], pool: WorkerPool,
                        _ perChunk: @escaping (StackedTasks, any TaskBatchedModel) throws -> (Float, [Tensor]))
         throws -> (loss: Float, grads: [Tensor])? {
-        guard let bm = model as? any TaskBatchedModel, try StackedTasks(tasks[...]) != nil else { return nil }
+        guard let bm = model as? any TaskBatchedModel, StackedTasks.canStack(tasks[...]) else { return nil }
         let chunks = (tasks.count + batchedChunk - 1) / batchedChunk
         let bounds = (0...chunks).map { $0 * tasks.count / chunks }
         let parts = try pool.map(chunks) { c in try perChunk(try StackedTasks(tasks[bounds[c]..<bounds[c + 1]])!, bm) }

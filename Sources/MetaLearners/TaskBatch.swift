@@ -9,11 +9,18 @@ struct StackedTasks {
     let supportX: Tensor, supportY: Tensor, queryX: Tensor, queryY: Tensor
     let count: Int
 
+    /// Whether the tasks can be stacked: all of one shape.
+    static func canStack(_ tasks: ArraySlice<Task>) -> Bool {
+        guard let first = tasks.first else { return false }
+        return tasks.allSatisfy {
+            $0.supportX.shape == first.supportX.shape && $0.supportY.shape == first.supportY.shape
+                && $0.queryX.shape == first.queryX.shape && $0.queryY.shape == first.queryY.shape
+        }
+    }
+
     /// nil when the tasks' shapes differ (then they run one by one).
     init?(_ tasks: ArraySlice<Task>) throws {
-        guard let first = tasks.first else { return nil }
-        for t in tasks where t.supportX.shape != first.supportX.shape || t.supportY.shape != first.supportY.shape
-            || t.queryX.shape != first.queryX.shape || t.queryY.shape != first.queryY.shape { return nil }
+        guard Self.canStack(tasks) else { return nil }
         func stack(_ part: (Task) -> Tensor) throws -> Tensor {
             try Tensor.concat(tasks.map { try part($0).reshaped([1] + part($0).shape) }, axis: 0)
         }
