@@ -1,4 +1,7 @@
 import MetaSwift
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Conv4 workloads of few-shot image classification (Omniglot 28x28, one
 /// channel, 64 filters): ProtoNet episodes and MAML meta-iterations per second.
@@ -46,7 +49,7 @@ func runConvBench(seconds: Double) throws {
         let steps = try rate(seconds) { try trainer.step(ts) }
         let gflops = steps * 3 * fwd * 100 / 1e9
         print("ProtoNet 5w5s15q: \(fmt(steps, 2)) episodes/s (\(fmt(gflops, 0)) GFLOP/s); encoder forward "
-              + "\(fmt(1e3 / untaped, 1)) ms, forward+backward \(fmt(1e3 / taped, 1)) ms, step \(fmt(1e3 / steps, 1)) ms")
+              + "\(fmt(1e3 / untaped, 1)) ms, forward+backward \(fmt(1e3 / taped, 1)) ms, step \(fmt(1e3 / steps, 1)) ms (CPU \(fmt(lastCPUPerCall * 1e3, 0)) ms)")
     }
 
     for firstOrder in [false, true] {
@@ -61,21 +64,32 @@ func runConvBench(seconds: Double) throws {
         let its = try rate(seconds) { try trainer.step(ts) }
         let gflops = its * 32 * perTask / 1e9
         print("\(firstOrder ? "FOMAML" : "MAML (2nd order)") Conv4 5w1s15q, meta-batch 32: \(fmt(its, 3)) meta-iterations/s "
-              + "(\(fmt(gflops, 0)) GFLOP/s), \(fmt(1e3 / its, 0)) ms each")
+              + "(\(fmt(gflops, 0)) GFLOP/s), \(fmt(1e3 / its, 0)) ms each (CPU \(fmt(lastCPUPerCall * 1e3, 0)) ms)")
     }
 }
 
 /// Runs `body` once to warm up, then for about `seconds` (at least twice);
-/// returns calls per second.
+/// returns calls per second of wall time. The machine is shared, so the CPU
+/// time per call (all threads) is printed too: under load it moves less.
 func rate(_ seconds: Double, _ body: () throws -> Void) throws -> Double {
     try body()
     var n = 0
-    let start = now()
+    let start = now(), cpu0 = cpuTime()
     while fixedIterations.map({ n < $0 }) ?? (n < 2 || now() - start < seconds) {
         try body()
         n += 1
     }
-    return Double(n) / (now() - start)
+    let wall = now() - start
+    lastCPUPerCall = (cpuTime() - cpu0) / Double(n)
+    return Double(n) / wall
+}
+
+nonisolated(unsafe) var lastCPUPerCall = 0.0
+
+func cpuTime() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
 /// Multiply-adds × 2 of the four 3x3 convolutions (padding 1) of Conv4 on one
