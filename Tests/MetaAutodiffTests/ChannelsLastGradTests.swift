@@ -164,6 +164,12 @@ final class ChannelsLastGradTests: XCTestCase {
         for (a, b) in zip(fused, composed) { assertClose(a, b, rtol: 2e-3, atol: 2e-3) }
     }
 
+    func testChannelSums() throws {
+        let x = rng.tensor([3, 4, 5, 6])
+        assertClose(try Variable(x).channelSums().value, try x.reshaped([-1, 6]).sum(axes: [0]), rtol: 1e-5, atol: 1e-5)
+        checkGradients(at: [rng.tensor([3, 2, 5])]) { v in try v[0].channelSums().square() }
+    }
+
     // MARK: - Max pool
 
     /// Distinct values 0.1 apart in random order: no ties, no kink within a
@@ -197,15 +203,38 @@ final class ChannelsLastGradTests: XCTestCase {
         }
     }
 
+    /// Pooling with `relu` against ReLU then pooling (Conv4's order of the layers).
+    func testMaxPoolWithReLUMatchesReLUThenPool() throws {
+        for (shape, k) in [([2, 16, 6, 6], 2), ([1, 3, 7, 5], 2), ([2, 9, 7, 7], 3)] {
+            // Ties, zeros and all-negative windows.
+            let x = Variable(try Tensor(shape: shape, scalars: rng.tensor(shape).scalars.map { ($0 * 4).rounded() / 2 - 0.5 }))
+            let fused = try nchw(try nhwc(x).maxPoolNHWC(kernelSize: k, relu: true))
+            assertClose(fused.value, try composedPool(x.relu(), k).value, rtol: 0, atol: 0)
+            let g = Variable(rng.tensor(fused.shape))
+            let a = try Autodiff.grad(at: [x]) { v in try (nchw(try nhwc(v[0]).maxPoolNHWC(kernelSize: k, relu: true)) * g).sum() }
+            let b = try Autodiff.grad(at: [x]) { v in try (composedPool(v[0].relu(), k) * g).sum() }
+            assertClose(a[0].value, b[0].value, rtol: 1e-6, atol: 1e-6, "\(shape) k \(k)")
+        }
+    }
+
     func testMaxPoolUnpoolGatherAreAdjoint() throws {
-        let x = try Tensor(shape: [2, 5, 4, 3], scalars: rng.tensor([2, 5, 4, 3]).scalars.map { ($0 * 2).rounded() })
-        let g = rng.tensor([2, 2, 2, 3]), h = rng.tensor(x.shape)
-        let up = try Tensor.maxUnpoolNHWC(g, x, kernelSize: 2), down = try Tensor.maxGatherNHWC(h, x, kernelSize: 2)
-        assertClose(dot(up, h), dot(g, down), rtol: 1e-5, atol: 1e-5)
+        for (shape, k) in [([2, 5, 4, 3], 2), ([2, 4, 6, 16], 2), ([1, 7, 6, 8], 3)] {
+            let x = try Tensor(shape: shape, scalars: rng.tensor(shape).scalars.map { ($0 * 2).rounded() })
+            let pooled = try x.maxPoolNHWC(kernelSize: k)
+            let g = rng.tensor(pooled.shape), h = rng.tensor(x.shape)
+            for relu in [false, true] {
+                let up = try Tensor.maxUnpoolNHWC(g, x, kernelSize: k, relu: relu)
+                let down = try Tensor.maxGatherNHWC(h, x, kernelSize: k, relu: relu)
+                assertClose(dot(up, h), dot(g, down), rtol: 1e-5, atol: 1e-5, "\(shape) relu \(relu)")
+            }
+        }
     }
 
     func testMaxPoolGradientsToSecondOrder() throws {
-        checkGradients(at: [distinct([2, 4, 6, 3])]) { v in try v[0].maxPoolNHWC(kernelSize: 2).square() }
-        checkGradients(at: [distinct([1, 7, 5, 9])]) { v in try v[0].maxPoolNHWC(kernelSize: 2).tanh() }
+        for relu in [false, true] {
+            checkGradients(at: [distinct([2, 4, 6, 3])]) { v in try v[0].maxPoolNHWC(kernelSize: 2, relu: relu).square() }
+            checkGradients(at: [distinct([1, 7, 5, 9])]) { v in try v[0].maxPoolNHWC(kernelSize: 2, relu: relu).tanh() }
+            checkGradients(at: [distinct([2, 4, 4, 16])]) { v in try v[0].maxPoolNHWC(kernelSize: 2, relu: relu).tanh() }
+        }
     }
 }

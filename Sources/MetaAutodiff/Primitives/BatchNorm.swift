@@ -107,3 +107,16 @@ extension Variable {
         }
     }
 }
+
+extension Variable {
+    /// Σ over every axis but the last (a channels-last bias's cotangent): (C).
+    /// VJP: the cotangent repeated over those axes.
+    public func channelSums() throws -> Variable {
+        let shape = self.shape
+        guard rank >= 2 else { throw MetaError.shape("channelSums: need rank >= 2, got \(shape)") }
+        let out = try value.channelSums()
+        var kept = [Int](repeating: 1, count: rank)
+        kept[rank - 1] = shape[rank - 1]
+        return record("channelSums", out, self) { g, _, _ in [try g.reshaped(kept).broadcast(to: shape)] }
+    }
+}

@@ -34,7 +34,7 @@ extension Variable {
             let dx = x.needsGradient ? try convNHWCBackwardInput(g, w, imageShape: imageShape, options) : nil
             let dw = w.needsGradient ? try convNHWCBackwardWeight(g, x, kernelSize: kernel, options) : nil
             guard ins.count == 3 else { return [dx, dw] }
-            let db = ins[2].needsGradient ? try g.reshaped([-1, g.shape[3]]).sum(axes: [0]) : nil
+            let db = ins[2].needsGradient ? try g.channelSums() : nil
             return [dx, dw, db]
         }
     }

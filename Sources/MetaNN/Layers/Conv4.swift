@@ -24,10 +24,10 @@ import MetaAutodiff
 ///
 /// `forward` computes what `body` and `head` compute, channels-last: the image
 /// is turned NHWC once, each block is one fused convolution (a single GEMM
-/// over the whole batch), one fused batch norm, then the 2x2 max-pool, then
-/// ReLU. Pooling before ReLU is the same function (ReLU is monotone, so
-/// max(relu(a), relu(b)) = relu(max(a, b))) with the same subgradient, on a
-/// quarter of the elements. The embedding is turned back to NCHW order before
+/// over the whole batch), one fused batch norm, then the 2x2 max-pool with
+/// ReLU applied to the maxima. Pooling before ReLU is the same function (ReLU
+/// is monotone, so max(relu(a), relu(b)) = relu(max(a, b))) with the same
+/// subgradient, on a quarter of the elements. The embedding is turned back to NCHW order before
 /// flattening, so parameters and outputs are exactly those of the layers.
 public struct Conv4: Model {
     public let inChannels: Int
@@ -112,7 +112,7 @@ public struct Conv4: Model {
             let w = try params[i].permuted([0, 2, 3, 1])    // (F, KH, KW, C)
             h = try Variable.conv2dNHWC(h, w, bias: params[i + 1], options)
             h = try Variable.batchNormChannelsLast(h, gamma: params[i + 2], beta: params[i + 3], eps: eps)
-            h = try h.maxPoolNHWC(kernelSize: 2).relu()
+            h = try h.maxPoolNHWC(kernelSize: 2, relu: true)
             (side, width) = (side / 2, width / 2)
             i += 4
         }

@@ -38,6 +38,16 @@ extension Tensor {
         return (mean, invStd)
     }
 
+    /// Σ over all axes but the last: (C).
+    public func channelSums() throws -> Tensor {
+        let (r, c) = try channelsLastMatrix("channelSums")
+        let x = storage.base
+        let sums = columnSums(rows: r, channels: c) { acc, rows in
+            for row in rows { addFloats(acc, x + row &* c, c) }
+        }
+        return try Tensor.make(shape: [c]) { p, _ in for j in 0..<c { p[j] = Float(sums[j]) } }
+    }
+
     /// γ·(x − μ)·s + β per channel, with μ, s from `channelStatistics`.
     public func channelNormalized(mean: Tensor, invStd: Tensor, gamma: Tensor, beta: Tensor) throws -> Tensor {
         let (r, c) = try channelsLastMatrix("channelNormalized")

@@ -50,6 +50,9 @@ public struct ConvNHWCGeometry: Sendable {
 
     /// Images per chunk: about `chunkFloats` floats of unfolded columns (a
     /// few hundred rows of a 576-wide matrix), at least one image.
+    /// Single-thread sgemm on these shapes runs at ~105-110 GFLOP/s for any
+    /// M from 98 to 3136 rows (measured), so the chunk is sized for the cache:
+    /// 512 KiB of columns.
     static let chunkFloats = 1 << 17
 
     var imagesPerChunk: Int {
