@@ -122,6 +122,27 @@ final class ChannelsLastGradTests: XCTestCase {
         }
     }
 
+    /// Statistics gathered by the convolution's chunks equal those of its output.
+    func testConvStatisticsMatchOutputStatistics() throws {
+        for (shape, f, k, s, p) in cases {
+            let x = try rng.tensor([shape[0], shape[2], shape[3], shape[1]]).affine(scale: 1, shift: 3)
+            let w = rng.tensor([f, k.0, k.1, shape[1]]), b = try rng.tensor([f]).affine(scale: 5, shift: 0)
+            let (y, mean, invStd) = try Tensor.conv2dNHWCWithStatistics(x, w, bias: b, stride: s, padding: p, eps: 1e-5)
+            assertClose(y, try Tensor.conv2dNHWC(x, w, bias: b, stride: s, padding: p), rtol: 0, atol: 0)
+            let (m, v) = try y.channelStatistics(eps: 1e-5)
+            assertClose(mean, m, rtol: 1e-5, atol: 1e-5, "\(shape)")
+            assertClose(invStd, v, rtol: 1e-4, atol: 1e-5, "\(shape)")
+            let o = Conv2dOptions(stride: s, padding: p)
+            let gamma = Variable(rng.tensor([f])), beta = Variable(rng.tensor([f]))
+            let (conv, stats) = try Variable.conv2dNHWCWithStatistics(Variable(x), Variable(w), bias: Variable(b), eps: 1e-5, o)
+            let fused = try Variable.batchNormChannelsLast(conv, gamma: gamma, beta: beta, statistics: stats)
+            XCTAssertThrowsError(try Variable.batchNormChannelsLast(Variable(y), gamma: gamma, beta: beta, statistics: stats))
+            let apart = try Variable.batchNormChannelsLast(try Variable.conv2dNHWC(Variable(x), Variable(w), bias: Variable(b), o),
+                                                           gamma: gamma, beta: beta, eps: 1e-5)
+            assertClose(fused.value, apart.value, rtol: 1e-4, atol: 1e-4)
+        }
+    }
+
     func testBatchNormGradientsToSecondOrder() throws {
         for shape in [[5, 3], [2, 3, 3, 4], [4, 2, 9]] {
             let c = shape.last!
@@ -236,5 +257,57 @@ final class ChannelsLastGradTests: XCTestCase {
             checkGradients(at: [distinct([1, 7, 5, 9])]) { v in try v[0].maxPoolNHWC(kernelSize: 2, relu: relu).tanh() }
             checkGradients(at: [distinct([2, 4, 4, 16])]) { v in try v[0].maxPoolNHWC(kernelSize: 2, relu: relu).tanh() }
         }
+    }
+
+    // MARK: - Batch norm + pool + ReLU
+
+    /// What the fused primitive replaces.
+    func composedNormPool(_ x: Variable, _ gamma: Variable, _ beta: Variable) throws -> Variable {
+        try Variable.batchNormChannelsLast(x, gamma: gamma, beta: beta, eps: 1e-3).maxPoolNHWC(kernelSize: 2, relu: true)
+    }
+
+    func fusedNormPool(_ x: Variable, _ gamma: Variable, _ beta: Variable) throws -> Variable {
+        try Variable.batchNormPoolReLU(x, gamma: gamma, beta: beta, eps: 1e-3)
+    }
+
+    let normPoolShapes = [[2, 4, 4, 8], [3, 7, 5, 16], [1, 6, 7, 8], [2, 3, 3, 4]]
+
+    func testNormPoolMatchesComposition() throws {
+        for shape in normPoolShapes {
+            let c = shape[3]
+            let x = Variable(rng.tensor(shape)), gamma = Variable(rng.tensor([c])), beta = Variable(rng.tensor([c]))
+            let fused = try fusedNormPool(x, gamma, beta)
+            assertClose(fused.value, try composedNormPool(x, gamma, beta).value, rtol: 1e-5, atol: 1e-6, "\(shape)")
+            let g = Variable(rng.tensor(fused.shape))
+            let a = try Autodiff.grad(at: [x, gamma, beta]) { v in try (fusedNormPool(v[0], v[1], v[2]) * g).sum() }
+            let b = try Autodiff.grad(at: [x, gamma, beta]) { v in try (composedNormPool(v[0], v[1], v[2]) * g).sum() }
+            for (p, q) in zip(a, b) { assertClose(p.value, q.value, rtol: 1e-4, atol: 1e-5, "\(shape)") }
+        }
+    }
+
+    /// The VJPs of the backward primitives against the composition's: the
+    /// gradient of ⟨∇(x, γ, β)⟨F, g⟩, u⟩ with respect to x, γ, β and g, which
+    /// is what second-order MAML differentiates.
+    func testNormPoolSecondOrderMatchesComposition() throws {
+        for shape in normPoolShapes {
+            let c = shape[3]
+            let inputs = [rng.tensor(shape), rng.tensor([c]), rng.tensor([c]), rng.tensor([shape[0], shape[1] / 2, shape[2] / 2, c])]
+            let u = [rng.tensor(shape), rng.tensor([c]), rng.tensor([c])]
+            func second(_ f: @escaping (Variable, Variable, Variable) throws -> Variable) throws -> [Tensor] {
+                try Autodiff.grad(at: inputs.map { Variable($0) }) { v in
+                    let gs = try Autodiff.grad(at: [v[0], v[1], v[2]], createGraph: true) { p in try (f(p[0], p[1], p[2]) * v[3]).sum() }
+                    return try zip(gs, u).map { try ($0 * Variable($1)).sum() }.reduce(Variable(Float(0))) { try $0 + $1 }
+                }.map(\.value)
+            }
+            let a = try second(fusedNormPool), b = try second(composedNormPool)
+            for (i, (p, q)) in zip(a, b).enumerated() { assertClose(p, q, rtol: 1e-3, atol: 1e-4, "\(shape) input \(i)") }
+        }
+    }
+
+    func testNormPoolGradientsToSecondOrder() throws {
+        // Few positions per window and a large eps keep windows' maxima apart
+        // along the finite-difference steps.
+        checkGradients(at: [rng.tensor([2, 4, 2, 8]), rng.tensor([8], 0.5, 1.5), rng.tensor([8], 0.5, 1.5)], eps: 1e-3,
+                       rtol: 3e-2, atol: 2e-3) { v in try self.fusedNormPool(v[0], v[1], v[2]) }
     }
 }

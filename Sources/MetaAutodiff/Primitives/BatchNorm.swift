@@ -16,23 +16,42 @@ import MetaTensor
 // are composed from primitives otherwise, so every order is exact.
 
 /// μ and s of one channels-last tensor, computed once and shared by the
-/// forward pass and the VJPs that read the same x.
+/// forward pass and the VJPs that read the same x. It holds the storage it
+/// describes, so it is only ever applied to that tensor's values.
 public struct ChannelStats: @unchecked Sendable {
     public let mean: Tensor
     public let invStd: Tensor
     public let eps: Float
+    let source: Storage
+
+    /// The statistics of `x` (over every axis but the last).
+    public init(of x: Tensor, eps: Float) throws {
+        let (m, s) = try x.channelStatistics(eps: eps)
+        self.init(mean: m, invStd: s, eps: eps, source: x.storage)
+    }
+
+    init(mean: Tensor, invStd: Tensor, eps: Float, source: Storage) {
+        (self.mean, self.invStd, self.eps, self.source) = (mean, invStd, eps, source)
+    }
+
+    func check(_ x: Variable, _ op: String) throws {
+        guard source === x.value.storage else {
+            throw MetaError.argument("\(op): statistics were computed from another tensor than x")
+        }
+    }
 }
 
 extension Variable {
     /// γ·(x − μ)/√(σ² + ε) + β per channel, μ and the biased σ² over all axes but the last.
     public static func batchNormChannelsLast(_ x: Variable, gamma: Variable, beta: Variable, eps: Float) throws -> Variable {
-        let stats = try channelStats(x.value, eps: eps)
-        return try batchNormChannelsLast(x, gamma: gamma, beta: beta, stats: stats)
+        try batchNormChannelsLast(x, gamma: gamma, beta: beta, stats: try ChannelStats(of: x.value, eps: eps))
     }
 
-    static func channelStats(_ x: Tensor, eps: Float) throws -> ChannelStats {
-        let (m, s) = try x.channelStatistics(eps: eps)
-        return ChannelStats(mean: m, invStd: s, eps: eps)
+    /// The same with x's statistics already known (e.g. from `conv2dNHWCWithStatistics`).
+    public static func batchNormChannelsLast(_ x: Variable, gamma: Variable, beta: Variable,
+                                             statistics: ChannelStats) throws -> Variable {
+        try statistics.check(x, "batchNormChannelsLast")
+        return try batchNormChannelsLast(x, gamma: gamma, beta: beta, stats: statistics)
     }
 
     static func batchNormChannelsLast(_ x: Variable, gamma: Variable, beta: Variable, stats: ChannelStats) throws -> Variable {

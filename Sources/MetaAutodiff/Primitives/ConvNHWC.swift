@@ -27,6 +27,21 @@ extension Variable {
     public static func conv2dNHWC(_ x: Variable, _ w: Variable, bias: Variable? = nil,
                                   _ options: Conv2dOptions) throws -> Variable {
         let y = try Tensor.conv2dNHWC(x.value, w.value, bias: bias?.value, stride: options.stride, padding: options.padding)
+        return recordConv(y, x, w, bias: bias, options)
+    }
+
+    /// `conv2dNHWC` and the statistics of its output for batch norm, gathered
+    /// chunk by chunk while the convolution writes it (two passes fewer than
+    /// `ChannelStats(of:)`).
+    public static func conv2dNHWCWithStatistics(_ x: Variable, _ w: Variable, bias: Variable?, eps: Float,
+                                                _ options: Conv2dOptions) throws -> (Variable, ChannelStats) {
+        let (y, mean, invStd) = try Tensor.conv2dNHWCWithStatistics(x.value, w.value, bias: bias?.value, stride: options.stride,
+                                                                     padding: options.padding, eps: eps)
+        return (recordConv(y, x, w, bias: bias, options), ChannelStats(mean: mean, invStd: invStd, eps: eps, source: y.storage))
+    }
+
+    /// Records y = conv2dNHWC(x, w, bias) on the tape.
+    static func recordConv(_ y: Tensor, _ x: Variable, _ w: Variable, bias: Variable?, _ options: Conv2dOptions) -> Variable {
         let kernel = (w.shape[1], w.shape[2]), imageShape = x.shape
         let inputs = bias.map { [x, w, $0] } ?? [x, w]
         return record("conv2dNHWC", y, inputs) { g, ins, _ in

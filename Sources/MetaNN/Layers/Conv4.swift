@@ -23,11 +23,11 @@ import MetaAutodiff
 /// is zero up to rounding.
 ///
 /// `forward` computes what `body` and `head` compute, channels-last: the image
-/// is turned NHWC once, each block is one fused convolution (a single GEMM
-/// over the whole batch), one fused batch norm, then the 2x2 max-pool with
-/// ReLU applied to the maxima. Pooling before ReLU is the same function (ReLU
-/// is monotone, so max(relu(a), relu(b)) = relu(max(a, b))) with the same
-/// subgradient, on a quarter of the elements. The embedding is turned back to NCHW order before
+/// is turned NHWC once, and each block is one fused convolution (a single
+/// GEMM over the whole batch, which also gathers batch norm's statistics) and
+/// one fused batch norm + 2x2 max-pool + ReLU. Pooling before ReLU is the
+/// same function (ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)))
+/// with the same subgradient, on a quarter of the elements. The embedding is turned back to NCHW order before
 /// flattening, so parameters and outputs are exactly those of the layers.
 public struct Conv4: Model {
     public let inChannels: Int
@@ -110,9 +110,8 @@ public struct Conv4: Model {
                 throw MetaError.shape("BatchNorm(\(hidden)): input x of shape \([n, hidden, side, width]) has one value per feature; batch statistics need more")
             }
             let w = try params[i].permuted([0, 2, 3, 1])    // (F, KH, KW, C)
-            h = try Variable.conv2dNHWC(h, w, bias: params[i + 1], options)
-            h = try Variable.batchNormChannelsLast(h, gamma: params[i + 2], beta: params[i + 3], eps: eps)
-            h = try h.maxPoolNHWC(kernelSize: 2, relu: true)
+            let (conv, stats) = try Variable.conv2dNHWCWithStatistics(h, w, bias: params[i + 1], eps: eps, options)
+            h = try Variable.batchNormPoolReLU(conv, gamma: params[i + 2], beta: params[i + 3], statistics: stats)
             (side, width) = (side / 2, width / 2)
             i += 4
         }

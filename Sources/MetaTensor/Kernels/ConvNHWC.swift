@@ -55,8 +55,10 @@ public struct ConvNHWCGeometry: Sendable {
     /// 512 KiB of columns.
     static let chunkFloats = 1 << 17
 
-    var imagesPerChunk: Int {
-        Swift.max(1, ConvNHWCGeometry.chunkFloats / Swift.max(1, rowsPerImage &* depth))
+    /// Images per chunk: the unfolded columns (depth wide) and the chunk of
+    /// output or cotangent rows (f wide) both stay within `chunkFloats`.
+    func imagesPerChunk(filters f: Int) -> Int {
+        Swift.max(1, ConvNHWCGeometry.chunkFloats / Swift.max(1, rowsPerImage &* Swift.max(depth, f)))
     }
 
     /// im2col of images [i0, i1) into `dst`, rows (image, oh, ow), columns (kh, kw, c).
@@ -111,6 +113,26 @@ public struct ConvNHWCGeometry: Sendable {
 extension Tensor {
     /// NHWC convolution: x (N, H, W, C), w (F, KH, KW, C), optional bias (F) → (N, OH, OW, F).
     public static func conv2dNHWC(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int)) throws -> Tensor {
+        try convolve(x, w, bias: bias, stride: stride, padding: padding, moments: false).0
+    }
+
+    /// `conv2dNHWC` and the per-channel mean and 1/√(biased variance + eps) of
+    /// its output, as `channelStatistics` gives them, gathered from each chunk
+    /// while it is still in cache instead of in two more passes over y.
+    public static func conv2dNHWCWithStatistics(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int),
+                                                padding: (Int, Int), eps: Float) throws -> (y: Tensor, mean: Tensor, invStd: Tensor) {
+        let (y, m) = try convolve(x, w, bias: bias, stride: stride, padding: padding, moments: true)
+        let f = y.shape[3]
+        guard let m, m.count > 0 else { throw MetaError.shape("conv2dNHWCWithStatistics: output \(y.shape) has no rows") }
+        let mean = try Tensor.make(shape: [f]) { p, _ in for j in 0..<f { p[j] = Float(m.mean[j]) } }
+        let invStd = try Tensor.make(shape: [f]) { p, _ in
+            for j in 0..<f { p[j] = Float(1 / (m.m2[j] / m.count + Double(eps)).squareRoot()) }
+        }
+        return (y, mean, invStd)
+    }
+
+    static func convolve(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                         moments: Bool) throws -> (Tensor, Moments?) {
         guard w.rank == 4, x.rank == 4, w.shape[3] == x.shape[3] else {
             throw MetaError.shape("conv2dNHWC: x must be (N, H, W, C) and w (F, KH, KW, C) with the same C, got \(x.shape) and \(w.shape)")
         }
@@ -121,32 +143,39 @@ extension Tensor {
         let g = try ConvNHWCGeometry(image: x.shape, kernelSize: (w.shape[1], w.shape[2]), stride: stride,
                                      padding: padding, op: "conv2dNHWC")
         let y = try Tensor.make(shape: g.outputShape(filters: f)) { _, _ in }
-        if y.count == 0 { return y }
+        if y.count == 0 { return (y, moments ? Moments(width: f) : nil) }
         let rpi = g.rowsPerImage, depth = g.depth
         let xp = x.storage.base, wp = w.storage.base, yp = y.storage.base, bp = bias?.storage.base
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
-        _ = Parts.run(parts) { p in
+        let partMoments = Parts.run(parts) { p -> Moments? in
             let mine = Parts.range(p, of: parts, units: g.n)
-            let per = g.imagesPerChunk
+            let per = g.imagesPerChunk(filters: f)
             let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
+            var acc = moments ? Moments(width: f) : nil
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
                 let rows = (i1 &- i0) &* rpi
                 let out = yp + i0 &* rpi &* f
+                // Rows start as the bias and the product is added to them
+                // (beta = 1): one pass fewer than BLAS zeroing them first.
+                if let bp { for r in 0..<rows { copyFloats(out + r &* f, bp, f) } }
                 if depth == 0 {
-                    zeroFloats(out, rows &* f)
+                    if bp == nil { zeroFloats(out, rows &* f) }
                 } else {
                     g.unfold(xp, images: i0..<i1, into: scratch.base)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(f), Int32(depth), 1,
-                                scratch.base, Int32(depth), wp, Int32(depth), 0, out, Int32(f))
+                                scratch.base, Int32(depth), wp, Int32(depth), bp == nil ? 0 : 1, out, Int32(f))
                 }
-                if let bp { for r in 0..<rows { addFloats(out + r &* f, bp, f) } }
+                acc?.merge(Moments(out, rows: rows, width: f))
                 i0 = i1
             }
-            return 0
+            return acc
         }
-        return y
+        guard moments else { return (y, nil) }
+        var total = Moments(width: f)
+        for m in partMoments { if let m { total.merge(m) } }
+        return (y, total)
     }
 
     /// The adjoint of `conv2dNHWC` in x: dy (N, OH, OW, F) and w (F, KH, KW, C) → dx of `imageShape` (N, H, W, C).
@@ -170,7 +199,7 @@ extension Tensor {
             let mine = Parts.range(p, of: parts, units: g.n)
             zeroFloats(xp + mine.lowerBound &* plane, mine.count &* plane)
             if rpi == 0 || f == 0 { return 0 }
-            let per = g.imagesPerChunk
+            let per = g.imagesPerChunk(filters: f)
             let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
@@ -207,7 +236,7 @@ extension Tensor {
             let acc = p == 0 ? dw.storage : Storage(uninitializedCount: size)
             zeroFloats(acc.base, size)
             if rpi == 0 { return acc }
-            let per = g.imagesPerChunk
+            let per = g.imagesPerChunk(filters: f)
             let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
@@ -222,5 +251,52 @@ extension Tensor {
         }
         for part in partials { if let part { addFloats(dw.storage.base, part.base, size) } }
         return dw
+    }
+}
+
+/// Count, mean and sum of squared deviations per column, merged across
+/// chunks with Chan et al.'s pairwise update (stable, in Double):
+/// δ = mean_b − mean_a, mean = mean_a + δ·n_b/n, M2 = M2_a + M2_b + δ²·n_a·n_b/n.
+struct Moments {
+    var count: Double
+    var mean: [Double]
+    var m2: [Double]
+
+    init(width: Int) {
+        count = 0
+        mean = [Double](repeating: 0, count: width)
+        m2 = mean
+    }
+
+    /// The moments of `rows` rows of width `width` at `p` (two passes over data in cache).
+    init(_ p: UnsafePointer<Float>, rows: Int, width: Int) {
+        count = Double(rows)
+        let sums = columnSums(rows: rows, channels: width) { acc, range in
+            for r in range { addFloats(acc, p + r &* width, width) }
+        }
+        mean = sums.map { $0 / Double(Swift.max(rows, 1)) }
+        let m = mean.map { Float($0) }
+        m2 = m.withUnsafeBufferPointer { mp in
+            columnSums(rows: rows, channels: width) { acc, range in
+                for r in range { squaredDeviations(acc, p + r &* width, mp.baseAddress!, width) }
+            }
+        }
+        // Deviations were taken from the rounded mean; correct M2 to the exact one.
+        for j in 0..<width {
+            let d = Double(m[j]) - mean[j]
+            m2[j] -= count * d * d
+        }
+    }
+
+    mutating func merge(_ b: Moments) {
+        guard b.count > 0 else { return }
+        guard count > 0 else { self = b; return }
+        let n = count + b.count
+        for j in 0..<mean.count {
+            let delta = b.mean[j] - mean[j]
+            mean[j] += delta * b.count / n
+            m2[j] += b.m2[j] + delta * delta * count * b.count / n
+        }
+        count = n
     }
 }
