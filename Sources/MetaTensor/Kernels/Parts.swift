@@ -1,3 +1,5 @@
+import COpenBLAS
+
 /// Splitting one large kernel call into parts that run on the worker pool.
 ///
 /// The number of parts and their bounds depend only on the problem size,
@@ -5,6 +7,11 @@
 /// order) gives the same bits on one thread or two. Inside a pool job (the
 /// tasks of a meta-batch already run in parallel) `WorkerPool.map` runs the
 /// parts inline, one after the other.
+///
+/// BLAS calls inside parts are always single-threaded (the pool sets that,
+/// and a lone part sets it too): OpenBLAS's two-thread sgemm rounds
+/// differently from its one-thread sgemm on some shapes (measured), which
+/// would make results depend on whether a call happened inside a pool job.
 enum Parts {
     /// At most this many parts: enough to balance two cores, few enough that
     /// per-part partial results stay cheap to combine.
@@ -28,7 +35,13 @@ enum Parts {
 
     /// Runs `body` for each part, on the shared pool when there is more than one.
     static func run<T>(_ parts: Int, _ body: (Int) -> T) -> [T] {
-        if parts == 1 { return [body(0)] }
+        if parts == 1 {
+            let blas = openblas_get_num_threads()
+            if blas == 1 { return [body(0)] }
+            openblas_set_num_threads(1)
+            defer { openblas_set_num_threads(blas) }
+            return [body(0)]
+        }
         // The body does not throw, so neither does map.
         return (try? WorkerPool.shared.map(parts) { body($0) }) ?? []
     }
