@@ -15,6 +15,15 @@ import Glibc
 /// episodes/s (13.5 with channels_last); learn2learn MAML ≈ 0.23 it/s second
 /// order, 0.31 first order.
 ///
+/// `metaswift-bench <seconds | nITER> conv [proto | maml | fomaml | forward | kernels]`
+/// runs one workload; `forward` is the ProtoNet encoder's forward pass alone
+/// (for profiling), `kernels` times each kernel of a ProtoNet step alone
+/// (fastest of 25 calls) with its GFLOP/s.
+///
+/// The machine is shared with other jobs, so besides episodes (iterations)
+/// per second of wall time each line gives the CPU time per step (all
+/// threads) and the fastest step, which move less under load.
+///
 /// GFLOP/s are estimates from the convolutions' multiply-adds only: a forward
 /// pass is F per image, a training pass 3F (forward, dX, dW); second-order
 /// MAML's support set costs about 7F (forward, backward with a graph, and the
@@ -152,7 +161,7 @@ func runKernelBench(images n: Int) throws {
     var rng = RNG(seed: 3)
     var side = 28, c = 1
     let f = 64
-    var totals = (conv: 0.0, norm: 0.0, pool: 0.0)
+    var totals = (conv: 0.0, norm: 0.0)
     for layer in 1...4 {
         let x = try Tensor.uniform([n, side, side, c], low: -1, high: 1, rng: &rng)
         let w = try Tensor.uniform([f, 3, 3, c], low: -0.1, high: 0.1, rng: &rng)
@@ -163,27 +172,23 @@ func runKernelBench(images n: Int) throws {
         let tf = fastest(25) { _ = try! Tensor.conv2dNHWC(x, w, bias: b, stride: (1, 1), padding: (1, 1)) }
         let ti = fastest(25) { _ = try! Tensor.conv2dNHWCBackwardInput(g, w, imageShape: x.shape, stride: (1, 1), padding: (1, 1)) }
         let tw = fastest(25) { _ = try! Tensor.conv2dNHWCBackwardWeight(g, x, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1)) }
-        let (mean, inv) = try y.channelStatistics(eps: 1e-5)
+        let (_, mean, inv) = try Tensor.conv2dNHWCWithStatistics(x, w, bias: b, stride: (1, 1), padding: (1, 1), eps: 1e-5)
+        let ts = fastest(25) { _ = try! Tensor.conv2dNHWCWithStatistics(x, w, bias: b, stride: (1, 1), padding: (1, 1), eps: 1e-5) } - tf
         let gamma = try Tensor.ones([f])
-        let ts = fastest(25) { _ = try! y.channelStatistics(eps: 1e-5) }
-        let tn = fastest(25) { _ = try! y.channelNormalized(mean: mean, invStd: inv, gamma: gamma, beta: b) }
-        let sums = try Tensor.channelNormSums(g, y, mean: mean, invStd: inv)
-        let tsum = fastest(25) { _ = try! Tensor.channelNormSums(g, y, mean: mean, invStd: inv) }
-        let tb = fastest(25) { _ = try! Tensor.channelNormBackward(g, y, mean: mean, invStd: inv, gamma: gamma, sums: sums) }
-        let pooled = try y.maxPoolNHWC(kernelSize: 2)
-        let tp = fastest(25) { _ = try! y.maxPoolNHWC(kernelSize: 2) }
-        let tu = fastest(25) { _ = try! Tensor.maxUnpoolNHWC(pooled, y, kernelSize: 2) }
-        let tr = fastest(25) { _ = pooled.map(.relu) }
+        let pooled = try NormPool.forward(y, mean: mean, invStd: inv, gamma: gamma, beta: b)
+        let gp = try Tensor.uniform(pooled.shape, low: -1, high: 1, rng: &rng)
+        let tn = fastest(25) { _ = try! NormPool.forward(y, mean: mean, invStd: inv, gamma: gamma, beta: b) }
+        let sums = try NormPool.sums(gp, y, mean: mean, invStd: inv, gamma: gamma, beta: b)
+        let tsum = fastest(25) { _ = try! NormPool.sums(gp, y, mean: mean, invStd: inv, gamma: gamma, beta: b) }
+        let tb = fastest(25) { _ = try! NormPool.backward(gp, y, mean: mean, invStd: inv, gamma: gamma, beta: b, sums: sums) }
         func ms(_ t: Double) -> String { fmt(t * 1e3, 2) }
         func gf(_ t: Double) -> String { fmt(flops / t / 1e9, 0) }
         print("layer \(layer) (\(n)x\(side)x\(side)x\(c) -> \(f)): conv \(ms(tf)) ms (\(gf(tf)) GFLOP/s), dx \(ms(ti)) (\(gf(ti))), "
-              + "dw \(ms(tw)) (\(gf(tw))); bn stats \(ms(ts)), normalize \(ms(tn)), sums \(ms(tsum)), backward \(ms(tb)); "
-              + "pool \(ms(tp)), unpool \(ms(tu)), relu \(ms(tr))")
+              + "dw \(ms(tw)) (\(gf(tw))); statistics +\(ms(ts)); bn+pool+relu \(ms(tn)), sums \(ms(tsum)), backward \(ms(tb))")
         totals.conv += tf + tw + (layer > 1 ? ti : 0)
         totals.norm += ts + tn + tsum + tb
-        totals.pool += tp + tu + 2 * tr
         side /= 2
         c = f
     }
-    print("totals: conv \(fmt(totals.conv * 1e3, 1)) ms, batch norm \(fmt(totals.norm * 1e3, 1)) ms, pool+relu \(fmt(totals.pool * 1e3, 1)) ms")
+    print("totals for a training step: conv \(fmt(totals.conv * 1e3, 1)) ms, batch norm + pool + relu \(fmt(totals.norm * 1e3, 1)) ms")
 }
