@@ -21,12 +21,21 @@ import MetaAutodiff
 /// The convolutions keep their biases, as the reference implementations do,
 /// although batch-statistics BatchNorm subtracts them again: their gradient
 /// is zero up to rounding.
+///
+/// `forward` computes what `body` and `head` compute, channels-last: the image
+/// is turned NHWC once, and each block is one fused convolution (a single
+/// GEMM over the whole batch, which also gathers batch norm's statistics) and
+/// one fused batch norm + 2x2 max-pool + ReLU. Pooling before ReLU is the
+/// same function (ReLU is monotone, so max(relu(a), relu(b)) = relu(max(a, b)))
+/// with the same subgradient, on a quarter of the elements. The embedding is turned back to NCHW order before
+/// flattening, so parameters and outputs are exactly those of the layers.
 public struct Conv4: Model {
     public let inChannels: Int
     public let hidden: Int
     public let blocks: Int
     public let outputs: Int?
     public let imageSize: Int
+    public let eps: Float
     public let body: Sequential
     public let head: Linear?
     let whole: Sequential
@@ -50,6 +59,7 @@ public struct Conv4: Model {
         self.blocks = blocks
         self.outputs = outputs
         self.imageSize = imageSize
+        self.eps = eps
         self.body = try Sequential(named: parts)
         if let outputs {
             let head = try Linear(inputs: try Conv4.embeddingSize(hidden: hidden, blocks: blocks, imageSize: imageSize),
@@ -85,6 +95,30 @@ public struct Conv4: Model {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw MetaError.shape("Conv4: input x must be NCHW with C = \(inChannels), got \(x.shape)")
         }
-        return try whole.forward(params, x)
+        try checkParameters(params.map(\.shape))
+        let n = x.shape[0]
+        var (side, width) = (x.shape[2], x.shape[3])
+        var h = inChannels == 1 ? try x.reshaped([n, side, width, 1]) : try x.permuted([0, 2, 3, 1])
+        var i = params.startIndex
+        let options = Conv2dOptions(stride: (1, 1), padding: (1, 1))
+        for b in 1...blocks {
+            // The checks of the layers this replaces, with their messages.
+            guard side >= 2, width >= 2 else {
+                throw MetaError.shape("MaxPool2d: input x of spatial size \(side)x\(width) is smaller than the 2x2 window (block \(b))")
+            }
+            guard n * side * width > 1 else {
+                throw MetaError.shape("BatchNorm(\(hidden)): input x of shape \([n, hidden, side, width]) has one value per feature; batch statistics need more")
+            }
+            let w = try params[i].permuted([0, 2, 3, 1])    // (F, KH, KW, C)
+            let (conv, stats) = try Variable.conv2dNHWCWithStatistics(h, w, bias: params[i + 1], eps: eps, options)
+            h = try Variable.batchNormPoolReLU(conv, gamma: params[i + 2], beta: params[i + 3], statistics: stats)
+            (side, width) = (side / 2, width / 2)
+            i += 4
+        }
+        // NCHW order for the flattened embedding (nothing to move at 1x1).
+        let nchw = side * width == 1 ? h : try h.permuted([0, 3, 1, 2])
+        let embedding = try nchw.reshaped([n, hidden * side * width])
+        guard let head else { return embedding }
+        return try head.forward(params[i...], embedding)
     }
 }
