@@ -175,24 +175,35 @@ def test_fit_with_zero_steps_returns_an_empty_history():
 
 
 def test_native_calls_release_the_gil():
-    """While a long native call runs on one thread, Python code runs on another."""
+    """While a long native call runs on one thread, Python code runs on another.
+
+    The main thread ticks every millisecond while the worker is in native code.
+    With the GIL held, it could tick only between native calls and at Python's
+    5 ms switch interval; released, it ticks for most of the elapsed time. The bar is relative
+    to the measured duration, so a faster engine does not break the test.
+    """
     learner = ms.MAML(ms.nn.MLP([1, 40, 40, 1], seed=0))
     trainer = _core.new_trainer(learner._learner, sinusoid()._taskset, ms.optim.Adam()._optimizer, 25, 0)
-    tasks = [sinusoid().sample() for _ in range(200)]
+    tasks = [sinusoid().sample() for _ in range(3000)]
     calls = {
-        "run": lambda: trainer.run(np.zeros(300, np.float32), 300),
-        "meta_loss_and_grad": lambda: [learner.meta_loss_and_grad(tasks) for _ in range(10)],
-        "evaluate": lambda: learner.evaluate(sinusoid(), tasks=2000, inner_steps=10),
+        "run": (1, lambda: trainer.run(np.zeros(600, np.float32), 600)),
+        "meta_loss_and_grad": (4, lambda: [learner.meta_loss_and_grad(tasks) for _ in range(4)]),
+        "evaluate": (1, lambda: learner.evaluate(sinusoid(), tasks=3000, inner_steps=10)),
     }
-    for name, call in calls.items():
+    for name, (native_calls, call) in calls.items():
         worker = threading.Thread(target=call)
         ticks = 0
+        start = time.perf_counter()
         worker.start()
         while worker.is_alive():
             ticks += 1
             time.sleep(0.001)
         worker.join()
-        assert ticks > 20, f"{name}: the main thread ran only {ticks} times"
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        assert elapsed_ms > 50, f"{name}: the native work took only {elapsed_ms:.0f} ms, too short to tell"
+        # Held, Python's 5 ms switch interval would allow about elapsed/5 ticks.
+        assert ticks > native_calls + 0.5 * elapsed_ms, \
+            f"{name}: the main thread ran only {ticks} times in {elapsed_ms:.0f} ms"
 
 
 def test_handles_are_freed_with_their_objects():
