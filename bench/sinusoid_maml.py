@@ -4,13 +4,15 @@ The workload is the MAML paper's (Finn et al. 2017, §5.1): an MLP 1-40-40-1 wit
 ReLU, K = 10 support and 10 query points per task, meta-batch 25, one inner SGD
 step with alpha = 0.01, an outer Adam step with lr 1e-3. A meta-iteration is the
 whole step: sample the meta-batch, adapt every task, take the meta-gradient,
-update. Each library runs the same number of steps after a warm-up; the ratio is
-metaswift's rate over the peer's, measured in this one process.
+update. After a warm-up, the libraries run in alternating rounds of the same
+number of steps, in this one process; each rate is the median over rounds and
+the ratio is the median of the per-round ratios, so a machine whose load drifts
+(a shared 2-core machine) moves both sides of a ratio together.
 
 Peers are optional and imported when present: JAX (`pip install "jax[cpu]"`,
 the step jitted, tasks vmapped) and PyTorch (`torch.func`, tasks vmapped).
 
-    python bench/sinusoid_maml.py [--steps 2000] [--first-order]
+    python bench/sinusoid_maml.py [--steps 1000] [--rounds 5] [--first-order]
 """
 import argparse
 import time
@@ -22,15 +24,24 @@ import metaswift as ms
 META_BATCH, SHOTS, INNER_LR, OUTER_LR = 25, 10, 0.01, 1e-3
 
 
+def timed(run, steps):
+    start = time.perf_counter()
+    run(steps)
+    return steps / (time.perf_counter() - start)
+
+
 def bench_metaswift(steps, first_order):
+    """A function that runs `steps` meta-iterations (warmed up)."""
     model = ms.nn.MLP([1, 40, 40, 1], activation="relu", seed=0)
     learner = ms.MAML(model, inner_lr=INNER_LR, inner_steps=1, first_order=first_order)
     tasks = ms.data.Sinusoid(shots=SHOTS, queries=SHOTS, seed=1)
     opt = ms.optim.Adam(lr=OUTER_LR)
-    learner.fit(tasks, meta_batch_size=META_BATCH, steps=max(steps // 10, 10), optimizer=opt, progress=False)
-    start = time.perf_counter()
-    learner.fit(tasks, meta_batch_size=META_BATCH, steps=steps, optimizer=opt, progress=False)
-    return steps / (time.perf_counter() - start)
+
+    def run(n):
+        learner.fit(tasks, meta_batch_size=META_BATCH, steps=n, optimizer=opt, progress=False)
+
+    run(max(steps // 10, 10))
+    return run
 
 
 def bench_jax(steps, first_order):
@@ -91,14 +102,16 @@ def bench_jax(steps, first_order):
     m = jax.tree_util.tree_map(jnp.zeros_like, params)
     v = jax.tree_util.tree_map(jnp.zeros_like, params)
     state = (params, m, v, jnp.zeros(()), jax.random.PRNGKey(1))
-    for _ in range(max(steps // 10, 10)):
-        state = step(*state)[:5]
-    jax.block_until_ready(state)
-    start = time.perf_counter()
-    for _ in range(steps):
-        state = step(*state)[:5]
-    jax.block_until_ready(state)
-    return steps / (time.perf_counter() - start)
+    box = [state]
+
+    def run(n):
+        s = box[0]
+        for _ in range(n):
+            s = step(*s)[:5]
+        box[0] = jax.block_until_ready(s)
+
+    run(max(steps // 10, 10))
+    return run
 
 
 def bench_torch(steps, first_order):
@@ -131,33 +144,39 @@ def bench_torch(steps, first_order):
         meta.backward()
         opt.step()
 
-    for _ in range(max(steps // 10, 10)):
-        one_step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        one_step()
-    return steps / (time.perf_counter() - start)
+    def run(n):
+        for _ in range(n):
+            one_step()
+
+    run(max(steps // 10, 10))
+    return run
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1000, help="meta-iterations per round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--first-order", action="store_true")
     args = parser.parse_args()
     order = "first" if args.first_order else "second"
-    print(f"MAML ({order} order), sinusoid, MLP 1-40-40-1, meta-batch {META_BATCH}, {args.steps} steps")
-    ours = bench_metaswift(args.steps, args.first_order)
-    print(f"  metaswift {ms.__version__}: {ours:8.0f} meta-iterations/s")
-    found = []
-    for name, fn in [("JAX (jit + vmap)", bench_jax), ("PyTorch (torch.func + vmap)", bench_torch)]:
+    print(f"MAML ({order} order), sinusoid, MLP 1-40-40-1, meta-batch {META_BATCH}, "
+          f"{args.rounds} rounds of {args.steps} steps")
+    runners = {f"metaswift {ms.__version__}": bench_metaswift(args.steps, args.first_order)}
+    for name, make in [("JAX (jit + vmap)", bench_jax), ("PyTorch (torch.func + vmap)", bench_torch)]:
         try:
-            rate = fn(args.steps, args.first_order)
+            runners[name] = make(args.steps, args.first_order)
         except ImportError:
             print(f"  {name}: not installed, skipped")
-            continue
-        found.append(name)
-        print(f"  {name}: {rate:8.0f} meta-iterations/s   -> metaswift is {ours / rate:.2f}x")
-    if not found:
+    rates = {name: [] for name in runners}
+    for _ in range(args.rounds):
+        for name, run in runners.items():
+            rates[name].append(timed(run, args.steps))
+    ours = next(iter(rates))
+    print(f"  {ours}: {np.median(rates[ours]):8.0f} meta-iterations/s")
+    for name in list(rates)[1:]:
+        ratio = np.median(np.array(rates[ours]) / np.array(rates[name]))
+        print(f"  {name}: {np.median(rates[name]):8.0f} meta-iterations/s   -> metaswift is {ratio:.2f}x")
+    if len(rates) == 1:
         print("  no peer found: install jax[cpu] or torch to compare")
 
 

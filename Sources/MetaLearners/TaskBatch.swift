@@ -21,8 +21,16 @@ struct StackedTasks {
     /// nil when the tasks' shapes differ (then they run one by one).
     init?(_ tasks: ArraySlice<Task>) throws {
         guard Self.canStack(tasks) else { return nil }
+        // Equal shapes (checked above): each task's contiguous block is copied
+        // after the previous one.
         func stack(_ part: (Task) -> Tensor) throws -> Tensor {
-            try Tensor.concat(tasks.map { try part($0).reshaped([1] + part($0).shape) }, axis: 0)
+            let first = part(tasks[tasks.startIndex])
+            let n = first.count
+            return try Tensor.make(shape: [tasks.count] + first.shape) { out, _ in
+                for (k, task) in tasks.enumerated() where n > 0 {
+                    (out + k * n).update(from: part(task).storage.base, count: n)
+                }
+            }
         }
         supportX = try stack(\.supportX); supportY = try stack(\.supportY)
         queryX = try stack(\.queryX); queryY = try stack(\.queryY)

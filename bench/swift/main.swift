@@ -59,6 +59,29 @@ if only == "threads" {
     print("MAML 2nd order, meta-batch 25: 1 thread \(Int(median(ones)))/s, 2 threads \(Int(median(twos)))/s, median ratio \(median(ratios))")
     exit(0)
 }
+if only == "trainer" {
+    // The whole meta-step (sample, meta-gradient, Adam) against the meta-gradient
+    // alone, interleaved; the difference is the serial part of a step.
+    let maml = try MAML(model: model, innerLR: 0.01, innerSteps: 1)
+    var r = RNG(seed: 0)
+    let params = try maml.initialMetaParameters(rng: &r)
+    let source = try Sinusoid(shots: 10, queries: 10)
+    let tasks = try source.sample(25, rng: &r)
+    var trainer = try MetaTrainer(learner: maml, metaParameters: params, optimizer: try .adam(learningRate: 1e-3),
+                                  metaBatchSize: 25, seed: 1)
+    var full: [Double] = [], gradOnly: [Double] = []
+    for _ in 0..<7 {
+        var t = now(); var n = 0
+        while now() - t < 0.3 { try trainer.step(source); n += 1 }
+        full.append(Double(n) / (now() - t))
+        t = now(); n = 0
+        while now() - t < 0.3 { _ = try maml.metaLossAndGrad(params, tasks: tasks); n += 1 }
+        gradOnly.append(Double(n) / (now() - t))
+    }
+    func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+    print("MAML 2nd order: whole step \(Int(median(full)))/s, meta-gradient alone \(Int(median(gradOnly)))/s")
+    exit(0)
+}
 if only == "maml2" {
     try measure("MAML 2nd order, 1 thread", try MAML(model: model, innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)), metaBatch: 25)
     exit(0)
