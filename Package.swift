@@ -35,8 +35,8 @@ let package = Package(
         // MARK: - Implementation details
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CMalloc"),
-        .target(name: "MetaTensor", dependencies: ["COpenBLAS", "CMalloc"], swiftSettings: engineSettings),
+        .systemLibrary(name: "CSystem"),
+        .target(name: "MetaTensor", dependencies: ["COpenBLAS", "CSystem"], swiftSettings: engineSettings),
         .target(name: "MetaAutodiff", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
         .target(name: "MetaNN", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
         .target(name: "MetaOptim", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMalloc
+import CSystem
 
 /// Keeps freed memory in the process instead of handing it back to the kernel.
 ///

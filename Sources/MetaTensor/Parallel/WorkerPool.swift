@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import COpenBLAS
+import CSystem
 
 /// A fixed pool of worker threads that runs `count` independent jobs (the tasks
 /// of a meta-batch) and returns their results in index order.
@@ -23,6 +24,12 @@ public final class WorkerPool: @unchecked Sendable {
     private var total = 0
     private var finished = 0
     private var generation = 0
+    /// `generation` and `finished`, mirrored for spinning threads that do not
+    /// hold `mutex`. Back-to-back meta-steps hand out a batch every few hundred
+    /// microseconds; waking a thread blocked in the kernel costs a noticeable
+    /// part of that, so threads spin for up to `spinLimit` before they block.
+    private let published = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    private let spinLimit = 20_000
     private var stopping = false
 
     /// The process-wide pool, one thread per core (at least one).
@@ -34,6 +41,7 @@ public final class WorkerPool: @unchecked Sendable {
         pthread_mutex_init(&runMutex, nil)
         pthread_cond_init(&wake, nil)
         pthread_cond_init(&done, nil)
+        published.initialize(repeating: 0, count: 2)
         for _ in 1..<self.threads {
             var t = pthread_t()
             let box = Unmanaged.passRetained(self).toOpaque()
@@ -50,6 +58,12 @@ public final class WorkerPool: @unchecked Sendable {
         var seen = 0
         pthread_mutex_lock(&mutex)
         while true {
+            if generation == seen && !stopping {
+                pthread_mutex_unlock(&mutex)
+                var spins = 0
+                while ms_atomic_load(published) == seen && spins < spinLimit { ms_cpu_relax(); spins += 1 }
+                pthread_mutex_lock(&mutex)
+            }
             while generation == seen && !stopping { pthread_cond_wait(&wake, &mutex) }
             if stopping { break }
             seen = generation
@@ -68,6 +82,7 @@ public final class WorkerPool: @unchecked Sendable {
             body(i)
             pthread_mutex_lock(&mutex)
             finished += 1
+            ms_atomic_store(published + 1, finished)
             if finished == total { pthread_cond_broadcast(&done) }
         }
     }
@@ -100,9 +115,17 @@ public final class WorkerPool: @unchecked Sendable {
             next = 0
             total = count
             finished = 0
+            ms_atomic_store(published + 1, 0)
             generation += 1
+            ms_atomic_store(published, generation)
             pthread_cond_broadcast(&wake)
             drain()
+            if finished < total {
+                pthread_mutex_unlock(&mutex)
+                var spins = 0
+                while ms_atomic_load(published + 1) < count && spins < spinLimit { ms_cpu_relax(); spins += 1 }
+                pthread_mutex_lock(&mutex)
+            }
             while finished < total { pthread_cond_wait(&done, &mutex) }
             job = nil
             pthread_mutex_unlock(&mutex)

@@ -1,0 +1,20 @@
+// What the engine needs from C that Swift's Glibc module does not export:
+// glibc's allocator controls, and plain atomic loads and stores on a word
+// (for the worker pool's spin-wait, without a Swift type whose layout could
+// depend on the target CPU).
+#include <malloc.h>
+#include <stdatomic.h>
+
+static inline long ms_atomic_load(const long *p) {
+    return atomic_load_explicit((const _Atomic long *)p, memory_order_acquire);
+}
+
+static inline void ms_atomic_store(long *p, long value) {
+    atomic_store_explicit((_Atomic long *)p, value, memory_order_release);
+}
+
+static inline void ms_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
