@@ -9,7 +9,7 @@ meta-batch (more meta-iterations in the same time). Data: the Vinyals split
 (1200 training characters, 423 test, rotations as new classes), 28x28.
 Evaluation: 600 test episodes, mean accuracy with its 95% interval.
 
-    python examples/omniglot_maml.py [--root ...] [--minutes 25] [--meta-batch 16] [--second-order]
+    python examples/omniglot_maml.py [--root ...] [--minutes 25] [--meta-batch 16] [--lr 1e-3] [--second-order]
 """
 import argparse
 import os
@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--queries", type=int, default=15)
     parser.add_argument("--meta-batch", type=int, default=16)
     parser.add_argument("--inner-lr", type=float, default=0.4)
+    parser.add_argument("--lr", type=float, default=1e-3, help="outer Adam learning rate")
     parser.add_argument("--second-order", action="store_true")
     parser.add_argument("--episodes", type=int, default=600, help="test episodes")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,7 +51,7 @@ def main():
                                queries=args.queries, seed=args.seed)
     start = time.perf_counter()
     done, chunk = 0, 100
-    optimizer = ms.optim.Adam(lr=1e-3)
+    optimizer = ms.optim.Adam(lr=args.lr)
     while time.perf_counter() - start < args.minutes * 60:
         history = maml.fit(episodes, meta_batch_size=args.meta_batch, steps=chunk, optimizer=optimizer,
                            seed=args.seed + done, progress=False)
