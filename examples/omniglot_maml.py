@@ -12,23 +12,15 @@ Evaluation: 600 test episodes, mean accuracy with its 95% interval.
     python examples/omniglot_maml.py [--root ...] [--minutes 25] [--meta-batch 16] [--lr 1e-3] [--second-order]
 """
 import argparse
-import os
 import time
-from pathlib import Path
 
 import metaswift as ms
-
-
-def default_root():
-    env = os.environ.get("OMNIGLOT_ROOT")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot")
+from _data import default_omniglot_root
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=default_root())
+    parser.add_argument("--root", default=default_omniglot_root())
     parser.add_argument("--minutes", type=float, default=25.0, help="training time budget")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=1)

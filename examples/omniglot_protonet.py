@@ -15,23 +15,15 @@ meta-test classes, mean accuracy with its 95% interval (1.96·std/√N).
     python examples/omniglot_protonet.py [--root ../shared/data/omniglot] [--minutes 25]
 """
 import argparse
-import os
 import time
-from pathlib import Path
 
 import metaswift as ms
-
-
-def default_root():
-    env = os.environ.get("OMNIGLOT_ROOT")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[2] / "shared" / "data" / "omniglot")
+from _data import default_omniglot_root
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=default_root())
+    parser.add_argument("--root", default=default_omniglot_root())
     parser.add_argument("--minutes", type=float, default=25.0, help="training time budget")
     parser.add_argument("--ways", type=int, default=60)
     parser.add_argument("--shots", type=int, default=5)
