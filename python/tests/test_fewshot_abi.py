@@ -6,6 +6,7 @@ import ctypes
 
 import numpy as np
 import pytest
+from abi_helpers import error, new
 
 MS_OK, MS_ERR_ARGUMENT, MS_ERR_SHAPE, MS_ERR_INDEX, MS_ERR_HANDLE = 0, 1, 2, 3, 4
 c_float_p = ctypes.POINTER(ctypes.c_float)
@@ -49,16 +50,6 @@ def abi(lib):
         getattr(lib, name).argtypes = argtypes
     return lib
 
-
-def error(lib):
-    return lib.ms_last_error().decode()
-
-
-def new(lib, function, *args):
-    out = ctypes.c_void_p()
-    status = getattr(lib, function)(ctypes.byref(out), *args)
-    assert status == MS_OK, error(lib)
-    return out
 
 
 def tensor(lib, array):
