@@ -82,6 +82,8 @@ core_state *core_state_of(PyObject *self);
 
 /* Raises metaswift.Error carrying ms_last_error() and `status`; returns NULL. */
 PyObject *core_raise_status(core_state *st, int status);
+/* A new Taskset object owning `handle` (freed here if the object cannot be made). */
+PyObject *core_wrap_taskset(core_state *st, ms_taskset handle);
 
 /* Raises metaswift.Error with a formatted message; returns NULL. */
 PyObject *core_raise(core_state *st, const char *format, ...);

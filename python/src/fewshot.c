@@ -88,15 +88,7 @@ core_new_taskset_arrays(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
-    allocfunc alloc = (allocfunc)PyType_GetSlot(st->TasksetType, Py_tp_alloc);
-    TasksetObject *self = (TasksetObject *)alloc(st->TasksetType, 0);
-    if (self == NULL) {
-        ms_taskset_free(handle);
-        return NULL;
-    }
-    self->handle = handle;
-    self->freed = 0;
-    return (PyObject *)self;
+    return core_wrap_taskset(st, handle);
 }
 
 PyObject *

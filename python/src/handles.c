@@ -31,6 +31,10 @@ core_new_sinusoid(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
+    return core_wrap_taskset(st, handle);
+}
+
+PyObject *core_wrap_taskset(core_state *st, ms_taskset handle) {
     allocfunc alloc = (allocfunc)PyType_GetSlot(st->TasksetType, Py_tp_alloc);
     TasksetObject *self = (TasksetObject *)alloc(st->TasksetType, 0);
     if (self == NULL) {
