@@ -287,6 +287,31 @@ int ms_rmsprop_new(ms_optimizer* out, float lr, float decay, float eps, float mo
 /* Drops the handle. NULL is a no-op. Trainers made from it keep their own state. */
 int ms_optimizer_free(ms_optimizer optimizer);
 
+/* Learning-rate schedules. Each makes *out = the rule and hyper-parameters of
+ * `base` with a learning rate that changes with the update count t (0 for
+ * the first update; a trainer continued with ms_trainer_continue carries on
+ * counting). `lr` is the rate's starting or peak value (finite, >= 0).
+ *
+ * Cosine annealing after a linear warm-up: lr * (t + 1) / warmup for
+ * t < warmup, then from lr down to `final` along half a cosine, reached at
+ * t = steps and kept after. 0 <= warmup < steps. */
+int ms_optimizer_cosine(ms_optimizer* out, ms_optimizer base, float lr, int64_t steps, float final,
+                        int64_t warmup);
+
+/* lr * rate^(t / every), rate in (0, 1], every >= 1; staircase != 0 rounds
+ * t / every down (PyTorch's StepLR). */
+int ms_optimizer_exponential(ms_optimizer* out, ms_optimizer base, float lr, float rate, int64_t every,
+                             int staircase);
+
+/* lr until update boundaries[0], then values[k] from update boundaries[k]
+ * on: `count` boundaries, > 0 and strictly increasing, and `count` values,
+ * finite and >= 0. */
+int ms_optimizer_piecewise(ms_optimizer* out, ms_optimizer base, float lr, const int64_t* boundaries,
+                           const float* values, int64_t count);
+
+/* out_rates[t] = the learning rate of update t, for t < count. */
+int ms_optimizer_learning_rates(float* out_rates, int64_t count, ms_optimizer optimizer);
+
 /* ---- Learners ---------------------------------------------------------- */
 
 /* Each constructor makes a learner over `model`: it refers to the model (it
@@ -424,6 +449,14 @@ int ms_learner_evaluate_classification(float* out_loss_curve, float* out_accurac
  * Free it with ms_trainer_free. */
 int ms_trainer_new(ms_trainer* out, ms_learner learner, ms_taskset taskset, ms_optimizer optimizer,
                    int64_t meta_batch_size, uint64_t seed);
+
+/* *out = a trainer for `previous`'s learner that carries on with its
+ * optimizer's rule and state (Adam's moments, the update count and with it
+ * the position in a learning-rate schedule), on `taskset` with a meta-batch
+ * of `meta_batch_size` and a generator seeded by `seed`. Splitting a run
+ * into several trainers this way changes nothing but the tasks drawn. */
+int ms_trainer_continue(ms_trainer* out, ms_trainer previous, ms_taskset taskset, int64_t meta_batch_size,
+                        uint64_t seed);
 
 /* Drops the handle. NULL is a no-op. */
 int ms_trainer_free(ms_trainer trainer);

@@ -26,6 +26,22 @@ public struct MetaTrainer {
         self.rng = RNG(seed: seed)
     }
 
+    /// A trainer that carries on with `optimizer`, a rule together with its
+    /// state (say a previous trainer's): Adam's moments, the update count and
+    /// so the position in a learning-rate schedule. The state is checked
+    /// against the meta-parameters at the first step.
+    public init(learner: any MetaLearner, metaParameters: [Tensor], continuing optimizer: Optimizer,
+                metaBatchSize: Int, seed: UInt64) throws {
+        guard metaBatchSize > 0 else {
+            throw MetaError.argument("meta_batch_size must be > 0, got \(metaBatchSize)")
+        }
+        self.learner = learner
+        self.metaBatchSize = metaBatchSize
+        self.metaParameters = metaParameters
+        self.optimizer = optimizer
+        self.rng = RNG(seed: seed)
+    }
+
     /// Continues from `metaParameters` (changed by the caller between runs),
     /// keeping the optimizer state, the generator and the step count.
     public mutating func resume(from metaParameters: [Tensor]) throws {

@@ -23,6 +23,16 @@ final class TrainerObject: Handled {
                                   optimizer: optimizer.transformation, metaBatchSize: metaBatchSize, seed: seed)
     }
 
+    /// A trainer for `previous`'s learner that carries on with its optimizer
+    /// state (moments, update count, schedule position).
+    init(continuing previous: TrainerObject, taskset: TasksetObject, metaBatchSize: Int, seed: UInt64) throws {
+        self.learner = previous.learner
+        self.taskset = taskset
+        let optimizer = previous.lock.withLock { previous.trainer.optimizer }
+        trainer = try MetaTrainer(learner: learner.learner, metaParameters: learner.metaParameters,
+                                  continuing: optimizer, metaBatchSize: metaBatchSize, seed: seed)
+    }
+
     var steps: Int { lock.withLock { trainer.steps } }
 
     /// Runs `count` meta-steps, writing each meta-loss to `losses`. On a
@@ -56,6 +66,21 @@ public func ms_trainer_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ learn
         try l.checkTaskset(ts, "taskset")
         out.pointee = Handles.publish(try TrainerObject(learner: l, taskset: ts, optimizer: opt,
                                                         metaBatchSize: Int(metaBatchSize), seed: seed))
+    }
+}
+
+@_cdecl("ms_trainer_continue")
+public func ms_trainer_continue(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ previous: OpaquePointer?,
+                                _ taskset: OpaquePointer?, _ metaBatchSize: Int64, _ seed: UInt64) -> Int32 {
+    guarded {
+        let out = try Check.outHandle(out, "out")
+        let p = try Handles.resolve(previous, as: TrainerObject.self, "previous")
+        let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
+        guard metaBatchSize > 0 else { throw BridgeError.argument("meta_batch_size: must be > 0, got \(metaBatchSize)") }
+        try Check.fitsInMemory(elements: Int(truncatingIfNeeded: metaBatchSize), "meta_batch_size")
+        try p.learner.checkTaskset(ts, "taskset")
+        out.pointee = Handles.publish(try TrainerObject(continuing: p, taskset: ts, metaBatchSize: Int(metaBatchSize),
+                                                        seed: seed))
     }
 }
 

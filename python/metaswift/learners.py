@@ -60,6 +60,10 @@ class _Learner:
     (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
     repr)."""
 
+    # The last fit's trainer and optimizer, for fit(..., resume=True).
+    _trainer = None
+    _optimizer = None
+
     _kind = None
     _paper = None
 
@@ -145,7 +149,7 @@ class _Learner:
     def _default_optimizer(self):
         return Adam(lr=1e-3)
 
-    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True):
+    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
         """Meta-trains on tasks sampled from ``taskset``; updates the model
         (and the learner's own meta-parameters) in place.
 
@@ -157,6 +161,17 @@ class _Learner:
         a tqdm progress bar advances when tqdm is installed and ``progress``.
         The same seed, model and arguments give the same history, bit for bit.
 
+        Each call starts a fresh optimizer state unless ``resume=True``: then
+        it carries on with the state the previous ``fit`` of this learner
+        left (Adam's moments, the update count and so the position in a
+        learning-rate schedule), with ``optimizer`` left out or the same
+        object. Splitting a run into resumed calls changes nothing but the
+        tasks drawn (each call's ``seed`` draws its own):
+
+            opt = ms.optim.Adam(lr=ms.optim.CosineDecay(3e-3, steps=6000))
+            for chunk in range(60):
+                maml.fit(tasks, steps=100, optimizer=opt, seed=chunk, resume=chunk > 0)
+
         Returns:
             a :class:`~metaswift.history.History` (also kept as ``self.history``).
 
@@ -166,13 +181,26 @@ class _Learner:
                 losses of the steps done before it.
         """
         _check_taskset(taskset)
+        previous = self._trainer if resume else None
+        if resume:
+            if previous is None:
+                raise _core.Error("resume: this learner has no previous fit to carry on from; "
+                                  "call fit once without resume=True first")
+            if optimizer is not None and optimizer is not self._optimizer:
+                raise _core.Error("optimizer: resume=True carries on with the previous fit's optimizer and its "
+                                  "state; leave optimizer out or pass that same object")
+            optimizer = self._optimizer
         optimizer = self._default_optimizer() if optimizer is None else optimizer
         if not isinstance(optimizer, Optimizer):
             raise _core.Error(f"optimizer: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
                               f"got {type(optimizer).__name__}")
         steps = _args.count(steps, "steps", minimum=0)
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
-        trainer = _core.new_trainer(self._learner, taskset._taskset, optimizer._optimizer, meta_batch_size, seed)
+        if previous is None:
+            trainer = _core.new_trainer(self._learner, taskset._taskset, optimizer._optimizer, meta_batch_size, seed)
+        else:
+            trainer = previous.continue_(taskset._taskset, meta_batch_size, seed)
+        self._trainer, self._optimizer = trainer, optimizer
         losses = np.zeros(steps, dtype=np.float32)
         bar = _progress_bar(steps, progress)
         done, chunk = 0, 1
@@ -469,14 +497,15 @@ class Reptile(_Learner):
     def _default_optimizer(self):
         return SGD(lr=self.epsilon)
 
-    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, epsilon=None):
+    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, epsilon=None,
+            resume=False):
         """As :meth:`MAML.fit`; the default optimizer is ``SGD(lr=epsilon)``
         (``epsilon`` here overrides the learner's)."""
         if epsilon is not None:
             if optimizer is not None:
                 raise _core.Error("epsilon: give either optimizer or epsilon, not both")
             optimizer = SGD(lr=_args.real(epsilon, "epsilon"))
-        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress)
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume)
 
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
@@ -544,10 +573,10 @@ class ProtoNet(_Learner):
         self.history = None
         self._learner = _core.new_protonet(core_model, distance)
 
-    def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True):
+    def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
         """As :meth:`MAML.fit`, with one episode per meta-step by default (as
         the paper) and ``Adam(lr=1e-3)``, the paper's optimizer."""
-        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress)
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume)
 
     def _evaluation_steps(self, inner_steps):
         if inner_steps not in (None, 0):

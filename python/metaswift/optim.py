@@ -7,10 +7,134 @@ optimizer object can serve several runs.
     >>> import metaswift as ms
     >>> ms.optim.Adam(lr=1e-3)
     Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08)
+
+Any optimizer's ``lr`` may be a schedule instead of a number; the rate of
+update t follows it (t counts on across ``fit(..., resume=True)``):
+
+    >>> ms.optim.Adam(lr=ms.optim.CosineDecay(3e-3, steps=5000, final=1e-4))
+    Adam(lr=CosineDecay(lr=0.003, steps=5000, final=0.0001, warmup=0), betas=(0.9, 0.999), eps=1e-08)
 """
+import numpy as np
+
 from . import _args, _core
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
+           "Schedule", "CosineDecay", "ExponentialDecay", "PiecewiseConstant"]
+
+
+class Schedule:
+    """Base class of learning-rate schedules: ``lr`` is the starting (or
+    peak) rate; ``schedule(t)`` is the rate of update t (0 for the first),
+    ``schedule.rates(n)`` the first n, both computed by the engine."""
+
+    lr = 0.0
+
+    def _apply(self, optimizer):
+        """The engine optimizer ``optimizer`` with this schedule as its rate."""
+        raise NotImplementedError
+
+    def rates(self, n):
+        """The learning rates of updates 0..n-1 as a float32 array."""
+        n = _args.count(n, "n", minimum=0)
+        out = np.zeros(n, dtype=np.float32)
+        self._apply(_core.new_optimizer("sgd", self.lr)).learning_rates(out)
+        return out
+
+    def __call__(self, step):
+        step = _args.count(step, "step", minimum=0)
+        return float(self.rates(step + 1)[step])
+
+    def _hyper(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}({args})"
+
+
+class CosineDecay(Schedule):
+    """Linear warm-up, then cosine annealing (Loshchilov & Hutter, ICLR 2017,
+    without restarts): ``lr * (t + 1) / warmup`` for ``t < warmup``, then from
+    ``lr`` down to ``final`` along half a cosine, reached at update ``steps``
+    (which counts the warm-up) and kept after. PyTorch's CosineAnnealingLR
+    with ``T_max = steps`` and ``eta_min = final`` when there is no warm-up.
+
+        >>> CosineDecay(1.0, steps=4).rates(5)
+        array([1.        , 0.8535534 , 0.5       , 0.14644662, 0.        ], dtype=float32)
+    """
+
+    def __init__(self, lr, steps, final=0.0, warmup=0):
+        self.lr = _args.real(lr, "lr")
+        self.steps = _args.count(steps, "steps")
+        self.final = _args.real(final, "final")
+        self.warmup = _args.count(warmup, "warmup", minimum=0)
+        self._apply(_core.new_optimizer("sgd", 0.0))  # checks the arguments now
+
+    def _apply(self, optimizer):
+        return optimizer.cosine(self.lr, self.steps, self.final, self.warmup)
+
+    def _hyper(self):
+        return {"lr": self.lr, "steps": self.steps, "final": self.final, "warmup": self.warmup}
+
+
+class ExponentialDecay(Schedule):
+    """``lr * rate ** (t / every)``; with ``staircase`` the exponent is
+    rounded down, so the rate drops by ``rate`` every ``every`` updates
+    (PyTorch's StepLR(step_size=every, gamma=rate); ExponentialLR is
+    ``every=1``). ``rate`` in (0, 1].
+
+        >>> ExponentialDecay(1.0, rate=0.5, every=2, staircase=True).rates(5)
+        array([1.  , 1.  , 0.5 , 0.5 , 0.25], dtype=float32)
+    """
+
+    def __init__(self, lr, rate, every=1, staircase=False):
+        self.lr = _args.real(lr, "lr")
+        self.rate = _args.real(rate, "rate")
+        self.every = _args.count(every, "every")
+        self.staircase = bool(staircase)
+        self._apply(_core.new_optimizer("sgd", 0.0))
+
+    def _apply(self, optimizer):
+        return optimizer.exponential(self.lr, self.rate, self.every, self.staircase)
+
+    def _hyper(self):
+        return {"lr": self.lr, "rate": self.rate, "every": self.every, "staircase": self.staircase}
+
+
+class PiecewiseConstant(Schedule):
+    """``lr`` until update ``boundaries[0]``, then ``values[k]`` from update
+    ``boundaries[k]`` on (PyTorch's MultiStepLR with explicit rates).
+
+        >>> PiecewiseConstant(0.1, boundaries=[2, 4], values=[0.01, 0.001]).rates(5)
+        array([0.1  , 0.1  , 0.01 , 0.01 , 0.001], dtype=float32)
+    """
+
+    def __init__(self, lr, boundaries, values):
+        self.lr = _args.real(lr, "lr")
+        self.boundaries = tuple(_args.integer(b, f"boundaries[{i}]") for i, b in enumerate(_sequence(boundaries, "boundaries")))
+        self.values = tuple(_args.real(v, f"values[{i}]") for i, v in enumerate(_sequence(values, "values")))
+        self._apply(_core.new_optimizer("sgd", 0.0))
+
+    def _apply(self, optimizer):
+        return optimizer.piecewise(self.lr, np.array(self.boundaries, dtype=np.int64),
+                                   np.array(self.values, dtype=np.float32))
+
+    def _hyper(self):
+        return {"lr": self.lr, "boundaries": list(self.boundaries), "values": list(self.values)}
+
+
+def _sequence(value, name):
+    if isinstance(value, (str, bytes)):
+        raise _core.Error(f"{name}: expected a sequence of numbers, got {value!r}")
+    try:
+        return list(value)
+    except TypeError:
+        raise _core.Error(f"{name}: expected a sequence of numbers, got {value!r}") from None
+
+
+def _rate(lr):
+    """An optimizer's ``lr``: a real number or a Schedule."""
+    return lr if isinstance(lr, Schedule) else _args.real(lr, "lr")
 
 
 class Optimizer:
@@ -21,11 +145,22 @@ class Optimizer:
     _kind = None
     _names = {}
 
-    def _make(self, *engine_args):
+    def _make(self, lr, *engine_args):
+        schedule = lr if isinstance(lr, Schedule) else None
         try:
-            self._optimizer = _core.new_optimizer(self._kind, *engine_args)
+            self._optimizer = _core.new_optimizer(self._kind, lr if schedule is None else schedule.lr, *engine_args)
         except _core.Error as error:
             raise _args.renamed(error, self._names) from None
+        if schedule is not None:
+            self._optimizer = schedule._apply(self._optimizer)
+
+    def learning_rates(self, n):
+        """The learning rates of the first ``n`` updates (float32 array): all
+        ``lr`` for a number, the schedule's values for a schedule."""
+        n = _args.count(n, "n", minimum=0)
+        out = np.zeros(n, dtype=np.float32)
+        self._optimizer.learning_rates(out)
+        return out
 
     def _hyper(self):
         return {}
@@ -49,7 +184,7 @@ class SGD(Optimizer):
     _kind = "sgd"
 
     def __init__(self, lr=1e-3, momentum=0.0, nesterov=False):
-        self.lr = _args.real(lr, "lr")
+        self.lr = _rate(lr)
         self.momentum = _args.real(momentum, "momentum")
         self.nesterov = bool(nesterov)
         self._make(self.lr, self.momentum, float(self.nesterov))
@@ -70,7 +205,7 @@ class Adam(Optimizer):
     _names = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        self.lr = _args.real(lr, "lr")
+        self.lr = _rate(lr)
         self.betas = _args.interval(betas, "betas")
         self.eps = _args.real(eps, "eps")
         self._make(self.lr, *self.betas, self.eps)
@@ -91,7 +226,7 @@ class AdamW(Optimizer):
     _names = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        self.lr = _args.real(lr, "lr")
+        self.lr = _rate(lr)
         self.betas = _args.interval(betas, "betas")
         self.eps = _args.real(eps, "eps")
         self.weight_decay = _args.real(weight_decay, "weight_decay")
@@ -113,7 +248,7 @@ class Adagrad(Optimizer):
     _names = {"initial_accumulator": "initial_accumulator_value"}
 
     def __init__(self, lr=1e-2, initial_accumulator_value=0.0, eps=1e-10):
-        self.lr = _args.real(lr, "lr")
+        self.lr = _rate(lr)
         self.initial_accumulator_value = _args.real(initial_accumulator_value, "initial_accumulator_value")
         self.eps = _args.real(eps, "eps")
         self._make(self.lr, self.initial_accumulator_value, self.eps)
@@ -135,7 +270,7 @@ class RMSprop(Optimizer):
     _names = {"decay": "alpha"}
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0):
-        self.lr = _args.real(lr, "lr")
+        self.lr = _rate(lr)
         self.alpha = _args.real(alpha, "alpha")
         self.eps = _args.real(eps, "eps")
         self.momentum = _args.real(momentum, "momentum")

@@ -119,6 +119,21 @@ static PyType_Spec Taskset_spec = {
 
 /* ---- Optimizer --------------------------------------------------------- */
 
+/* The Python object owning a fresh optimizer handle (freed on failure). */
+static PyObject *
+wrap_optimizer(core_state *st, ms_optimizer handle)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot(st->OptimizerType, Py_tp_alloc);
+    OptimizerObject *self = (OptimizerObject *)alloc(st->OptimizerType, 0);
+    if (self == NULL) {
+        ms_optimizer_free(handle);
+        return NULL;
+    }
+    self->handle = handle;
+    self->freed = 0;
+    return (PyObject *)self;
+}
+
 PyObject *
 core_new_optimizer(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -148,15 +163,7 @@ core_new_optimizer(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
-    allocfunc alloc = (allocfunc)PyType_GetSlot(st->OptimizerType, Py_tp_alloc);
-    OptimizerObject *self = (OptimizerObject *)alloc(st->OptimizerType, 0);
-    if (self == NULL) {
-        ms_optimizer_free(handle);
-        return NULL;
-    }
-    self->handle = handle;
-    self->freed = 0;
-    return (PyObject *)self;
+    return wrap_optimizer(st, handle);
 }
 
 static void
@@ -182,7 +189,98 @@ Optimizer_free(OptimizerObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+static PyObject *
+Optimizer_cosine(OptimizerObject *self, PyObject *args)
+{
+    core_state *st = core_state_of((PyObject *)self);
+    float lr, final;
+    long long steps, warmup;
+    if (!PyArg_ParseTuple(args, "fLfL:cosine", &lr, &steps, &final, &warmup)) {
+        return NULL;
+    }
+    ms_optimizer handle = NULL;
+    int status = ms_optimizer_cosine(&handle, self->handle, lr, steps, final, warmup);
+    return status == MS_OK ? wrap_optimizer(st, handle) : core_raise_status(st, status);
+}
+
+static PyObject *
+Optimizer_exponential(OptimizerObject *self, PyObject *args)
+{
+    core_state *st = core_state_of((PyObject *)self);
+    float lr, rate;
+    long long every;
+    int staircase;
+    if (!PyArg_ParseTuple(args, "ffLp:exponential", &lr, &rate, &every, &staircase)) {
+        return NULL;
+    }
+    ms_optimizer handle = NULL;
+    int status = ms_optimizer_exponential(&handle, self->handle, lr, rate, every, staircase);
+    return status == MS_OK ? wrap_optimizer(st, handle) : core_raise_status(st, status);
+}
+
+static PyObject *
+Optimizer_piecewise(OptimizerObject *self, PyObject *args)
+{
+    core_state *st = core_state_of((PyObject *)self);
+    float lr;
+    PyObject *boundaries_obj, *values_obj;
+    if (!PyArg_ParseTuple(args, "fOO:piecewise", &lr, &boundaries_obj, &values_obj)) {
+        return NULL;
+    }
+    core_buffer boundaries, values;
+    if (core_get_int64_buffer(st, boundaries_obj, "boundaries", &boundaries, 0) < 0) {
+        return NULL;
+    }
+    if (core_get_float32_buffer(st, values_obj, "values", &values) < 0) {
+        core_buffer_release(&boundaries);
+        return NULL;
+    }
+    Py_ssize_t n = boundaries.view.len / (Py_ssize_t)sizeof(int64_t);
+    PyObject *result;
+    if (values.view.len / (Py_ssize_t)sizeof(float) != n) {
+        result = core_raise(st, "values: %zd values for %zd boundaries; give one value per boundary",
+                            values.view.len / (Py_ssize_t)sizeof(float), n);
+    } else {
+        ms_optimizer handle = NULL;
+        int status = ms_optimizer_piecewise(&handle, self->handle, lr, boundaries.view.buf, values.view.buf, n);
+        result = status == MS_OK ? wrap_optimizer(st, handle) : core_raise_status(st, status);
+    }
+    core_buffer_release(&boundaries);
+    core_buffer_release(&values);
+    return result;
+}
+
+static PyObject *
+Optimizer_learning_rates(OptimizerObject *self, PyObject *args)
+{
+    core_state *st = core_state_of((PyObject *)self);
+    PyObject *out_obj;
+    if (!PyArg_ParseTuple(args, "O:learning_rates", &out_obj)) {
+        return NULL;
+    }
+    core_buffer out;
+    if (core_get_writable_float32_buffer(st, out_obj, "out", &out) < 0) {
+        return NULL;
+    }
+    int status = ms_optimizer_learning_rates(out.view.buf, out.view.len / (Py_ssize_t)sizeof(float), self->handle);
+    core_buffer_release(&out);
+    if (status != MS_OK) {
+        return core_raise_status(st, status);
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef Optimizer_methods[] = {
+    {"cosine", (PyCFunction)Optimizer_cosine, METH_VARARGS,
+     PyDoc_STR("cosine(lr, steps, final, warmup) -> Optimizer: this rule with a cosine schedule "
+               "(ms_optimizer_cosine).")},
+    {"exponential", (PyCFunction)Optimizer_exponential, METH_VARARGS,
+     PyDoc_STR("exponential(lr, rate, every, staircase) -> Optimizer (ms_optimizer_exponential).")},
+    {"piecewise", (PyCFunction)Optimizer_piecewise, METH_VARARGS,
+     PyDoc_STR("piecewise(lr, boundaries, values) -> Optimizer: boundaries an int64 buffer, values a float32 "
+               "buffer of the same length (ms_optimizer_piecewise).")},
+    {"learning_rates", (PyCFunction)Optimizer_learning_rates, METH_VARARGS,
+     PyDoc_STR("learning_rates(out): out[t] = the learning rate of update t (a writable float32 buffer).")},
     {"_free", (PyCFunction)Optimizer_free, METH_NOARGS,
      PyDoc_STR("Testing aid: free the engine handle now; later calls must fail cleanly.")},
     {NULL, NULL, 0, NULL},

@@ -5,6 +5,25 @@
  */
 #include "core.h"
 
+/* The Python object owning a fresh trainer handle and the objects it was
+ * made from (freed on failure). */
+static PyObject *
+wrap_trainer(core_state *st, ms_trainer handle, PyObject *learner, PyObject *taskset, PyObject *optimizer)
+{
+    allocfunc alloc = (allocfunc)PyType_GetSlot(st->TrainerType, Py_tp_alloc);
+    TrainerObject *self = (TrainerObject *)alloc(st->TrainerType, 0);
+    if (self == NULL) {
+        ms_trainer_free(handle);
+        return NULL;
+    }
+    self->handle = handle;
+    self->learner = Py_NewRef(learner);
+    self->taskset = Py_NewRef(taskset);
+    self->optimizer = Py_NewRef(optimizer);
+    self->freed = 0;
+    return (PyObject *)self;
+}
+
 PyObject *
 core_new_trainer(PyObject *module, PyObject *args, PyObject *kwargs)
 {
@@ -34,18 +53,7 @@ core_new_trainer(PyObject *module, PyObject *args, PyObject *kwargs)
     if (status != MS_OK) {
         return core_raise_status(st, status);
     }
-    allocfunc alloc = (allocfunc)PyType_GetSlot(st->TrainerType, Py_tp_alloc);
-    TrainerObject *self = (TrainerObject *)alloc(st->TrainerType, 0);
-    if (self == NULL) {
-        ms_trainer_free(handle);
-        return NULL;
-    }
-    self->handle = handle;
-    self->learner = Py_NewRef(learner);
-    self->taskset = Py_NewRef(taskset);
-    self->optimizer = Py_NewRef(optimizer);
-    self->freed = 0;
-    return (PyObject *)self;
+    return wrap_trainer(st, handle, learner, taskset, optimizer);
 }
 
 static int
@@ -127,7 +135,38 @@ Trainer_free(TrainerObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+static PyObject *
+Trainer_continue(TrainerObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"taskset", "meta_batch_size", "seed", NULL};
+    core_state *st = core_state_of((PyObject *)self);
+    PyObject *taskset, *seed_obj;
+    long long meta_batch_size;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OLO:continue_", keywords, &taskset, &meta_batch_size,
+                                     &seed_obj)) {
+        return NULL;
+    }
+    uint64_t seed;
+    if (core_check_type(st, taskset, st->TasksetType, "taskset") < 0 ||
+        core_uint64_arg(st, seed_obj, "seed", &seed) < 0) {
+        return NULL;
+    }
+    ms_trainer handle = NULL;
+    int status;
+    ms_taskset t = ((TasksetObject *)taskset)->handle;
+    Py_BEGIN_ALLOW_THREADS /* checks the taskset by sampling a task */
+    status = ms_trainer_continue(&handle, self->handle, t, meta_batch_size, seed);
+    Py_END_ALLOW_THREADS
+    if (status != MS_OK) {
+        return core_raise_status(st, status);
+    }
+    return wrap_trainer(st, handle, self->learner, taskset, self->optimizer);
+}
+
 static PyMethodDef Trainer_methods[] = {
+    {"continue_", (PyCFunction)(void (*)(void))Trainer_continue, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("continue_(taskset, meta_batch_size, seed) -> Trainer: a new trainer for the same learner that "
+               "carries on with this one's optimizer state (ms_trainer_continue).")},
     {"run", (PyCFunction)Trainer_run, METH_VARARGS,
      PyDoc_STR("run(out, steps): `steps` meta-steps in one native call without the GIL; meta-step i's loss goes "
                "to out[i] (a writable float32 buffer of at least `steps` floats). The trained meta-parameters are "

@@ -39,6 +39,11 @@ SIGNATURES = {
     "ms_trainer_new": [out_handle, handle, handle, handle, ctypes.c_int64, ctypes.c_uint64],
     "ms_trainer_run": [c_float_p, ctypes.c_int64, handle, ctypes.c_int64],
     "ms_trainer_steps": [c_int64_p, handle],
+    "ms_trainer_continue": [out_handle, handle, handle, ctypes.c_int64, ctypes.c_uint64],
+    "ms_optimizer_cosine": [out_handle, handle, ctypes.c_float, ctypes.c_int64, ctypes.c_float, ctypes.c_int64],
+    "ms_optimizer_exponential": [out_handle, handle, ctypes.c_float, ctypes.c_float, ctypes.c_int64, ctypes.c_int],
+    "ms_optimizer_piecewise": [out_handle, handle, ctypes.c_float, c_int64_p, c_float_p, ctypes.c_int64],
+    "ms_optimizer_learning_rates": [c_float_p, ctypes.c_int64, handle],
 }
 
 
@@ -253,6 +258,59 @@ def test_trainer_through_the_abi(abi):
     assert abi.ms_trainer_free(trainer) == MS_OK
     assert abi.ms_trainer_free(trainer) == MS_ERR_HANDLE
     assert abi.ms_trainer_free(None) == MS_OK
+
+
+def test_schedules_and_continued_trainers_through_the_abi(abi):
+    sgd = new(abi, "ms_sgd_new", 0.5, 0.0, 0)
+    out = ctypes.c_void_p()
+    rates = (ctypes.c_float * 6)()
+    assert abi.ms_optimizer_cosine(ctypes.byref(out), sgd, 1.0, 3, 0.0, 3) == MS_ERR_ARGUMENT
+    assert error(abi) == "steps: must be > warmup (3), got 3"
+    assert abi.ms_optimizer_cosine(ctypes.byref(out), sgd, 1.0, 4, 0.0, -1) == MS_ERR_ARGUMENT
+    assert error(abi).startswith("warmup:")
+    assert abi.ms_optimizer_cosine(None, sgd, 1.0, 4, 0.0, 0) == MS_ERR_ARGUMENT
+    assert abi.ms_optimizer_cosine(ctypes.byref(out), None, 1.0, 4, 0.0, 0) == MS_ERR_HANDLE
+    assert error(abi).startswith("base:")
+    assert abi.ms_optimizer_exponential(ctypes.byref(out), sgd, 1.0, 0.0, 1, 0) == MS_ERR_ARGUMENT
+    assert error(abi) == "rate: must be in (0, 1], got 0.0"
+    assert abi.ms_optimizer_exponential(ctypes.byref(out), sgd, float("inf"), 0.5, 1, 0) == MS_ERR_ARGUMENT
+    assert error(abi).startswith("lr:")
+    assert abi.ms_optimizer_piecewise(ctypes.byref(out), sgd, 1.0, None, None, 2) == MS_ERR_ARGUMENT
+    assert error(abi).startswith("boundaries:")
+    assert abi.ms_optimizer_piecewise(ctypes.byref(out), sgd, 1.0, (ctypes.c_int64 * 2)(3, 2),
+                                      (ctypes.c_float * 2)(1, 1), 2) == MS_ERR_ARGUMENT
+    assert error(abi) == "boundaries: must be > 0 and strictly increasing, got [3, 2]"
+    assert abi.ms_optimizer_learning_rates(None, 6, sgd) == MS_ERR_ARGUMENT
+    assert abi.ms_optimizer_learning_rates(rates, 6, None) == MS_ERR_HANDLE
+    cosine = new(abi, "ms_optimizer_cosine", sgd, 1.0, 4, 0.0, 0)
+    assert abi.ms_optimizer_learning_rates(rates, 6, cosine) == MS_OK
+    np.testing.assert_allclose(list(rates), [1, 0.8535534, 0.5, 0.1464466, 0, 0], atol=1e-6)
+    assert abi.ms_optimizer_learning_rates(rates, 6, sgd) == MS_OK and list(rates) == [0.5] * 6
+
+    model = mlp(abi)
+    learner = maml(abi, model)
+    taskset = new(abi, "ms_sinusoid_new", 5, 5, 0.1, 5.0, 0.0, 3.14, -5.0, 5.0, 1)
+    trainer = new(abi, "ms_trainer_new", learner, taskset, cosine, 2, 0)
+    assert abi.ms_trainer_continue(ctypes.byref(out), trainer, taskset, 0, 0) == MS_ERR_ARGUMENT
+    assert error(abi) == "meta_batch_size: must be > 0, got 0"
+    assert abi.ms_trainer_continue(ctypes.byref(out), learner, taskset, 2, 0) == MS_ERR_HANDLE
+    assert error(abi).startswith("previous:")
+    assert abi.ms_trainer_continue(ctypes.byref(out), trainer, cosine, 2, 0) == MS_ERR_HANDLE
+    assert abi.ms_trainer_continue(None, trainer, taskset, 2, 0) == MS_ERR_ARGUMENT
+    losses = (ctypes.c_float * 4)()
+    assert abi.ms_trainer_run(losses, 4, trainer, 4) == MS_OK
+    # The cosine rate reaches 0 after 4 updates: a continued trainer no longer moves.
+    before = new(abi, "ms_learner_get_meta_parameter", learner, 0)
+    continued = new(abi, "ms_trainer_continue", trainer, taskset, 2, 5)
+    assert abi.ms_trainer_run(losses, 4, continued, 2) == MS_OK
+    after = new(abi, "ms_learner_get_meta_parameter", learner, 0)
+    np.testing.assert_array_equal(tensor_values(abi, before), tensor_values(abi, after))
+    for h in [continued, trainer]:
+        assert abi.ms_trainer_free(h) == MS_OK
+    for free, h in [(abi.ms_learner_free, learner), (abi.ms_model_free, model), (abi.ms_taskset_free, taskset),
+                    (abi.ms_optimizer_free, cosine), (abi.ms_optimizer_free, sgd),
+                    (abi.ms_tensor_free, before), (abi.ms_tensor_free, after)]:
+        assert free(h) == MS_OK
 
 
 def test_evaluate_through_the_abi(abi):
