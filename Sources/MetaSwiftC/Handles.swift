@@ -44,30 +44,39 @@ final class Lock: @unchecked Sendable {
     }
 }
 
-/// The live handles: a handle is the address of a retained Swift object
-/// (`Unmanaged.passRetained`), and this table maps each live address to its
-/// kind. A handle is resolved only after the table vouches for it, so a freed
-/// handle, a pointer that metaswift never handed out, or a handle of the wrong
-/// kind becomes an error before anything is dereferenced.
+/// The live handles. A handle is a number that this table hands out once and
+/// never again (counting up from 16 in steps of 16, so it looks like an
+/// aligned pointer to C), mapped to its kind and the object it keeps alive. A
+/// handle is resolved only after the table vouches for it, so a freed handle,
+/// a pointer that metaswift never handed out, or a handle of the wrong kind
+/// becomes an error before anything is dereferenced, and a stale handle can
+/// never alias a newer object (as an address could once its memory is reused).
 ///
 /// Resolution retains the object while the table's lock is held, so a handle
 /// freed concurrently on another thread stays alive until the call using it
-/// returns. The one case the table cannot catch is a stale handle whose address
-/// has since been reused by a new object of the same kind (as with any
-/// pointer-based handle); the Python layer never keeps a handle past its free.
+/// returns.
 ///
 /// Nothing runs under the lock but table updates and a retain: deinitialisers
 /// (which may call back into Python and take the GIL) run outside it, so the
 /// lock never nests with another.
 enum Handles {
-    private static let lock = Lock()
-    nonisolated(unsafe) private static var live: [UInt: HandleKind] = [:]
+    private struct Entry {
+        let kind: HandleKind
+        let object: AnyObject
+    }
 
-    /// Retains `object` and returns its new handle.
+    private static let lock = Lock()
+    nonisolated(unsafe) private static var live: [UInt: Entry] = [:]
+    nonisolated(unsafe) private static var last: UInt = 0
+
+    /// Keeps `object` alive under a new handle and returns the handle.
     static func publish<T: Handled>(_ object: T) -> OpaquePointer {
-        let raw = Unmanaged.passRetained(object).toOpaque()
-        lock.withLock { live[UInt(bitPattern: raw)] = T.kind }
-        return OpaquePointer(raw)
+        let id: UInt = lock.withLock {
+            last += 16
+            live[last] = Entry(kind: T.kind, object: object)
+            return last
+        }
+        return OpaquePointer(bitPattern: id)!
     }
 
     /// The object behind `handle`, or an error naming the argument.
@@ -75,15 +84,15 @@ enum Handles {
         guard let handle else {
             throw BridgeError.handle("\(name): expected a \(T.kind) handle, got NULL")
         }
-        let raw = UnsafeRawPointer(handle)
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
         let found: Result<T, BridgeError> = lock.withLock {
-            guard let kind = live[UInt(bitPattern: raw)] else {
+            guard let entry = live[key] else {
                 return .failure(.handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)"))
             }
-            guard kind == T.kind else {
-                return .failure(.handle("\(name): expected a \(T.kind) handle, got a \(kind) handle"))
+            guard entry.kind == T.kind else {
+                return .failure(.handle("\(name): expected a \(T.kind) handle, got a \(entry.kind) handle"))
             }
-            return .success(Unmanaged<T>.fromOpaque(raw).takeUnretainedValue())
+            return .success(unsafeDowncast(entry.object, to: T.self))
         }
         return try found.get()
     }
@@ -93,25 +102,25 @@ enum Handles {
     /// and is left untouched.
     static func free<T: Handled>(_ handle: OpaquePointer?, as type: T.Type, _ name: String) throws {
         guard let handle else { return }
-        let raw = UnsafeRawPointer(handle)
-        let removed: BridgeError? = lock.withLock {
-            let key = UInt(bitPattern: raw)
-            guard let kind = live[key] else {
-                return .handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)")
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+        // The entry (and so possibly the object's last reference) leaves the
+        // table under the lock and is dropped after it: deinit may call out.
+        let removed: Result<Entry, BridgeError> = lock.withLock {
+            guard let entry = live[key] else {
+                return .failure(.handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)"))
             }
-            guard kind == T.kind else {
-                return .handle("\(name): expected a \(T.kind) handle, got a \(kind) handle")
+            guard entry.kind == T.kind else {
+                return .failure(.handle("\(name): expected a \(T.kind) handle, got a \(entry.kind) handle"))
             }
             live[key] = nil
-            return nil
+            return .success(entry)
         }
-        if let removed { throw removed }
-        Unmanaged<T>.fromOpaque(raw).release()  // outside the lock: deinit may call out
+        _ = try removed.get()
     }
 
     /// Number of live handles of `kind` (for leak tests).
     static func count(_ kind: HandleKind) -> Int {
-        lock.withLock { live.values.reduce(0) { $0 + ($1 == kind ? 1 : 0) } }
+        lock.withLock { live.values.reduce(0) { $0 + ($1.kind == kind ? 1 : 0) } }
     }
 }
 

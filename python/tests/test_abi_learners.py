@@ -361,3 +361,21 @@ def test_meta_parameters_through_the_abi(abi):
     shape = (ctypes.c_int64 * 2)(1, 8)
     assert abi.ms_learner_set_meta_parameter(learner, 6, value.ctypes.data_as(c_float_p), shape, 2) == MS_ERR_SHAPE
     assert error(abi) == "meta-parameter lr.W2: expected shape [8, 1], got [1, 8]"
+
+
+def test_a_freed_handle_stays_dead_when_new_objects_take_its_memory(abi):
+    """Handles are never reused: a stale one is refused, however many objects
+    of its kind (or any other) were made since."""
+    made = lambda: new(abi, "ms_sinusoid_new", 5, 5, 0.1, 5.0, 0.0, 3.14, -5.0, 5.0, 1)
+    stale = made()
+    assert abi.ms_taskset_free(stale) == MS_OK
+    fresh = [made() for _ in range(64)] + [new(abi, "ms_adam_new", 1e-3, 0.9, 0.999, 1e-8) for _ in range(64)]
+    assert all(f.value != stale.value for f in fresh)
+    outs = [ctypes.c_void_p() for _ in range(4)]
+    assert abi.ms_taskset_sample(*(ctypes.byref(o) for o in outs), stale) == MS_ERR_HANDLE
+    assert error(abi).startswith("taskset: not a live metaswift handle")
+    assert abi.ms_taskset_free(stale) == MS_ERR_HANDLE
+    for f in fresh[:64]:
+        assert abi.ms_taskset_free(f) == MS_OK
+    for f in fresh[64:]:
+        assert abi.ms_optimizer_free(f) == MS_OK
