@@ -28,7 +28,7 @@ final class ChannelsLastGradTests: XCTestCase {
         zip(a.scalars, b.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
     }
 
-    /// (image NCHW, filters, kernel, stride, padding); the last one is large
+    /// (image NCHW, filters, kernel, stride, padding); the fifth is large
     /// enough to be cut into several chunks and parts.
     let cases: [([Int], Int, (Int, Int), (Int, Int), (Int, Int))] = [
         ([2, 3, 5, 5], 4, (3, 3), (1, 1), (1, 1)),
@@ -36,6 +36,10 @@ final class ChannelsLastGradTests: XCTestCase {
         ([2, 1, 7, 6], 2, (2, 3), (2, 3), (1, 0)),
         ([1, 1, 3, 4], 2, (2, 2), (3, 2), (2, 2)),
         ([12, 8, 20, 20], 6, (3, 3), (1, 1), (1, 1)),
+        // Single-channel images take the direct kernels: 75 filters exercise
+        // their 64-wide, 8-wide and scalar blocks; 9 images make several parts.
+        ([9, 1, 28, 28], 75, (3, 3), (1, 1), (1, 1)),
+        ([3, 1, 11, 9], 13, (3, 2), (2, 3), (2, 1)),
     ]
 
     func testConvMatchesIm2ColComposition() throws {

@@ -147,10 +147,14 @@ extension Tensor {
         let rpi = g.rowsPerImage, depth = g.depth
         let xp = x.storage.base, wp = w.storage.base, yp = y.storage.base, bp = bias?.storage.base
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
+        // Single-channel images are convolved directly (ConvSingleChannel.swift),
+        // with the filters as (KH·KW, F).
+        let direct = g.c == 1 && depth > 0
+        let wT = direct ? transposedFilters(wp, filters: f, taps: depth) : nil
         let partMoments = Parts.run(parts) { p -> Moments? in
             let mine = Parts.range(p, of: parts, units: g.n)
             let per = g.imagesPerChunk(filters: f)
-            let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
+            let scratch = Storage(uninitializedCount: direct ? 0 : Swift.min(per, mine.count) &* rpi &* depth)
             var acc = moments ? Moments(width: f) : nil
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
@@ -160,8 +164,9 @@ extension Tensor {
                 // Rows start as the bias and the product is added to them
                 // (beta = 1): one pass fewer than BLAS zeroing them first.
                 if let bp { for r in 0..<rows { copyFloats(out + r &* f, bp, f) } }
-                if depth == 0 {
+                if depth == 0 || direct {
                     if bp == nil { zeroFloats(out, rows &* f) }
+                    if let wT { g.singleChannelForward(xp, images: i0..<i1, wT: wT.base, filters: f, into: out) }
                 } else {
                     g.unfold(xp, images: i0..<i1, into: scratch.base)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(f), Int32(depth), 1,
@@ -235,7 +240,15 @@ extension Tensor {
             let mine = Parts.range(p, of: parts, units: g.n)
             let acc = p == 0 ? dw.storage : Storage(uninitializedCount: size)
             zeroFloats(acc.base, size)
-            if rpi == 0 { return acc }
+            if rpi == 0 { return p == 0 ? nil : acc }
+            if g.c == 1 {
+                // Directly (ConvSingleChannel.swift) into (KH·KW, F), then transposed.
+                let dwT = Storage(uninitializedCount: size)
+                zeroFloats(dwT.base, size)
+                g.singleChannelWeightGradient(gp, xp, images: mine, filters: f, into: dwT.base)
+                for fi in 0..<f { for t in 0..<depth { acc.base[fi &* depth &+ t] += dwT.base[t &* f &+ fi] } }
+                return p == 0 ? nil : acc
+            }
             let per = g.imagesPerChunk(filters: f)
             let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
             var i0 = mine.lowerBound
@@ -252,6 +265,13 @@ extension Tensor {
         for part in partials { if let part { addFloats(dw.storage.base, part.base, size) } }
         return dw
     }
+}
+
+/// The filter bank w (F, taps) as (taps, F).
+private func transposedFilters(_ w: UnsafePointer<Float>, filters f: Int, taps: Int) -> Storage {
+    let t = Storage(uninitializedCount: f &* taps)
+    for fi in 0..<f { for k in 0..<taps { t.base[k &* f &+ fi] = w[fi &* taps &+ k] } }
+    return t
 }
 
 /// Count, mean and sum of squared deviations per column, merged across
