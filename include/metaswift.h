@@ -110,6 +110,10 @@ typedef void (*ms_release_fn)(void* context);
 /* The engine version, e.g. "0.1.0". Static storage; never NULL. */
 const char* ms_version(void);
 
+/* OpenBLAS's build configuration and the kernels it chose when it was loaded
+ * ("...; core: SkylakeX"). A static string; do not free it. */
+const char* ms_blas_info(void);
+
 /* The message of the last failed call on this thread, or "" if none failed.
  * Never NULL. The string belongs to the engine and stays valid until the next
  * failing call on the same thread; copy it to keep it. A successful call does

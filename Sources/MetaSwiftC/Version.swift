@@ -1,3 +1,4 @@
+import MetaSwift
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,4 +13,13 @@ private let versionCString: UnsafeMutablePointer<CChar> = strdup(metaswiftVersio
 @_cdecl("ms_version")
 public func ms_version() -> UnsafePointer<CChar> {
     UnsafePointer(versionCString)
+}
+
+/// OpenBLAS's build configuration and the kernels it chose at load time, e.g.
+/// "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64; core: SkylakeX".
+private let blasCString: UnsafeMutablePointer<CChar> = strdup(blasDescription())
+
+@_cdecl("ms_blas_info")
+public func ms_blas_info() -> UnsafePointer<CChar> {
+    UnsafePointer(blasCString)
 }

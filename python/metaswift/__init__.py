@@ -31,5 +31,14 @@ from .learners import MAML, MetaSGD, ANIL, Reptile, ProtoNet
 
 __version__ = _core.version()
 
+
+def blas_info():
+    """What BLAS the engine runs: OpenBLAS's build configuration and the
+    kernels it chose when it was loaded (``core: Cooperlake``, ``core:
+    Haswell``...): from the CPU, or from ``OPENBLAS_CORETYPE`` when that is
+    set. Speeds depend on it: this project's machines set
+    ``OPENBLAS_CORETYPE=Haswell`` (AVX2 kernels) on CPUs that have AVX-512."""
+    return _core.blas_info()
+
 __all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "History", "Evaluation",
-           "MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "__version__"]
+           "MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "blas_info", "__version__"]

@@ -147,6 +147,12 @@ core_version(PyObject *module, PyObject *Py_UNUSED(ignored))
 }
 
 static PyObject *
+core_blas_info(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyUnicode_FromString(ms_blas_info());
+}
+
+static PyObject *
 core_handle_count(PyObject *module, PyObject *arg)
 {
     core_state *st = PyModule_GetState(module);
@@ -164,6 +170,8 @@ core_handle_count(PyObject *module, PyObject *arg)
 
 static PyMethodDef core_methods[] = {
     {"version", core_version, METH_NOARGS, PyDoc_STR("version() -> str: the engine version (ms_version).")},
+    {"blas_info", core_blas_info, METH_NOARGS,
+     PyDoc_STR("blas_info() -> str: OpenBLAS's configuration and chosen kernels (ms_blas_info).")},
     {"new_mlp", (PyCFunction)(void (*)(void))core_new_mlp, METH_VARARGS | METH_KEYWORDS,
      PyDoc_STR("new_mlp(sizes, activation, seed) -> Model: a seeded multilayer perceptron (ms_model_new_mlp).")},
     {"new_sinusoid", (PyCFunction)(void (*)(void))core_new_sinusoid, METH_VARARGS | METH_KEYWORDS,
