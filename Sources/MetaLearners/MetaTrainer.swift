@@ -16,14 +16,8 @@ public struct MetaTrainer {
 
     public init(learner: any MetaLearner, metaParameters: [Tensor], optimizer: GradientTransformation,
                 metaBatchSize: Int, seed: UInt64) throws {
-        guard metaBatchSize > 0 else {
-            throw MetaError.argument("meta_batch_size must be > 0, got \(metaBatchSize)")
-        }
-        self.learner = learner
-        self.metaBatchSize = metaBatchSize
-        self.metaParameters = metaParameters
-        self.optimizer = try Optimizer(optimizer, params: metaParameters)
-        self.rng = RNG(seed: seed)
+        try self.init(learner: learner, metaParameters: metaParameters,
+                      continuing: try Optimizer(optimizer, params: metaParameters), metaBatchSize: metaBatchSize, seed: seed)
     }
 
     /// A trainer that carries on with `optimizer`, a rule together with its

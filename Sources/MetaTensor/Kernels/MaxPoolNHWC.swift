@@ -180,6 +180,19 @@ struct PoolGeometry {
         (oh, ow) = (h / k, w / k)
     }
 
+    /// The 2x2 windows of output row `i` of image `img`: `body(input offsets, output offset)`.
+    @inline(__always)
+    func rowWindows(_ img: Int, _ i: Int, _ body: ((Int, Int, Int, Int), Int) -> Void) {
+        var top = ((img &* h &+ 2 &* i) &* w) &* c
+        var out = ((img &* oh &+ i) &* ow) &* c
+        for _ in 0..<ow {
+            let bottom = top &+ w &* c
+            body((top, top &+ c, bottom, bottom &+ c), out)
+            top &+= 2 &* c
+            out &+= c
+        }
+    }
+
     /// 2x2 windows: `body((top-left, top-right, bottom-left, bottom-right), out)`
     /// with the input offsets of channel 0; images are split into parts for the pool.
     @inline(__always)
@@ -187,16 +200,7 @@ struct PoolGeometry {
         let parts = Parts.count(units: n, costPerUnit: h &* w &* c)
         _ = Parts.run(parts) { p in
             for img in Parts.range(p, of: parts, units: n) {
-                for i in 0..<oh {
-                    var top = ((img &* h &+ 2 &* i) &* w) &* c
-                    var out = ((img &* oh &+ i) &* ow) &* c
-                    for _ in 0..<ow {
-                        let bottom = top &+ w &* c
-                        body((top, top &+ c, bottom, bottom &+ c), out)
-                        top &+= 2 &* c
-                        out &+= c
-                    }
-                }
+                for i in 0..<oh { rowWindows(img, i, body) }
             }
             return 0
         }

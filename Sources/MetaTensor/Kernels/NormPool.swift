@@ -171,18 +171,3 @@ public enum NormPool {
         return (h0, h1, h2, h3, positiveMask(m, g / (h0 + h1 + h2 + h3)))
     }
 }
-
-extension PoolGeometry {
-    /// The 2x2 windows of output row `i` of image `img`: `body(input offsets, output offset)`.
-    @inline(__always)
-    func rowWindows(_ img: Int, _ i: Int, _ body: ((Int, Int, Int, Int), Int) -> Void) {
-        var top = ((img &* h &+ 2 &* i) &* w) &* c
-        var out = ((img &* oh &+ i) &* ow) &* c
-        for _ in 0..<ow {
-            let bottom = top &+ w &* c
-            body((top, top &+ c, bottom, bottom &+ c), out)
-            top &+= 2 &* c
-            out &+= c
-        }
-    }
-}
