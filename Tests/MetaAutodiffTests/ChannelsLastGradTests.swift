@@ -40,7 +40,34 @@ final class ChannelsLastGradTests: XCTestCase {
         // their 64-wide, 8-wide and scalar blocks; 9 images make several parts.
         ([9, 1, 28, 28], 75, (3, 3), (1, 1), (1, 1)),
         ([3, 1, 11, 9], 13, (3, 2), (2, 3), (2, 1)),
+    ] + winogradCases
+
+    /// 3x3 stride-1 cases that take the Winograd path (ConvWinograd.swift):
+    /// odd and even output sides (tiles cut off at the last row or column),
+    /// padding 0, 1 and 2, filters and channels of 16, 24 and 64; the last is
+    /// cut into several chunks and parts.
+    static let winogradCases: [([Int], Int, (Int, Int), (Int, Int), (Int, Int))] = [
+        ([2, 16, 6, 8], 16, (3, 3), (1, 1), (1, 1)),
+        ([3, 16, 7, 9], 24, (3, 3), (1, 1), (1, 1)),
+        ([2, 24, 9, 8], 16, (3, 3), (1, 1), (0, 0)),
+        ([2, 16, 5, 6], 16, (3, 3), (1, 1), (2, 2)),
+        ([14, 64, 14, 14], 64, (3, 3), (1, 1), (1, 1)),
     ]
+    var winogradCases: [([Int], Int, (Int, Int), (Int, Int), (Int, Int))] { Self.winogradCases }
+
+    /// The Winograd cases take that path, and the other cases (and Conv4's
+    /// 3x3 last layer, where tiles would waste 44% of their multiplies) do not.
+    func testWinogradPathIsTakenWhereItShould() throws {
+        func uses(_ shape: [Int], _ f: Int, _ k: (Int, Int), _ s: (Int, Int), _ p: (Int, Int)) throws -> Bool {
+            try ConvNHWCGeometry(image: [shape[0], shape[2], shape[3], shape[1]], kernelSize: k, stride: s, padding: p,
+                                 op: "test").usesWinograd(filters: f)
+        }
+        for (shape, f, k, s, p) in winogradCases { XCTAssertTrue(try uses(shape, f, k, s, p), "\(shape)") }
+        for (shape, f, k, s, p) in cases.dropLast(winogradCases.count) { XCTAssertFalse(try uses(shape, f, k, s, p), "\(shape)") }
+        XCTAssertFalse(try uses([8, 64, 3, 3], 64, (3, 3), (1, 1), (1, 1)))
+        XCTAssertFalse(try uses([8, 64, 14, 14], 64, (3, 3), (2, 2), (1, 1)))
+        XCTAssertFalse(try uses([8, 12, 14, 14], 64, (3, 3), (1, 1), (1, 1)))
+    }
 
     func testConvMatchesIm2ColComposition() throws {
         for (shape, f, k, s, p) in cases {
@@ -78,6 +105,26 @@ final class ChannelsLastGradTests: XCTestCase {
                 try Variable.convNHWCBackwardInput(v[0], v[1], imageShape: xs, o).tanh()
             }
             checkGradients(at: [rng.tensor(ys), rng.tensor(xs)]) { v in
+                try Variable.convNHWCBackwardWeight(v[0], v[1], kernelSize: k, o).tanh()
+            }
+        }
+    }
+
+    /// The Winograd primitives and their VJPs to second order, on inputs
+    /// scaled so that tanh is not saturated (outputs sum 144-576 products).
+    func testWinogradConvGradientsToSecondOrder() throws {
+        for (shape, f, k, s, p) in winogradCases.prefix(4) {
+            let o = Conv2dOptions(stride: s, padding: p)
+            let xs = [shape[0], shape[2], shape[3], shape[1]], ws = [f, k.0, k.1, shape[1]]
+            func small(_ shape: [Int]) -> Tensor { rng.tensor(shape).affine(scale: 0.1, shift: 0) }
+            checkGradients(at: [small(xs), small(ws), rng.tensor([f])]) { v in
+                try Variable.conv2dNHWC(v[0], v[1], bias: v[2], o).tanh()
+            }
+            let ys = try Tensor.conv2dNHWC(rng.tensor(xs), rng.tensor(ws), bias: nil, stride: s, padding: p).shape
+            checkGradients(at: [small(ys), small(ws)]) { v in
+                try Variable.convNHWCBackwardInput(v[0], v[1], imageShape: xs, o).tanh()
+            }
+            checkGradients(at: [small(ys), small(xs)]) { v in
                 try Variable.convNHWCBackwardWeight(v[0], v[1], kernelSize: k, o).tanh()
             }
         }

@@ -46,13 +46,27 @@ final class ConvMAMLTests: XCTestCase {
     /// meta-gradient, checked against the same second-order meta-loss, must
     /// fail in most: it differs from the exact one by 10-300% here.
     func testSecondOrderMetaGradientThroughConv4MatchesFiniteDifferences() throws {
-        let model = try Conv4(inChannels: 1, hidden: 4, blocks: 2, outputs: 3, imageSize: 8)
+        try checkSecondOrderMetaGradient(hidden: 4, imageSize: 8)
+    }
+
+    /// The same with 16 filters on 12x12 images: the second block's 6x6
+    /// convolution (16 → 16 channels) takes the Winograd path, so MAML's
+    /// second-order terms run through its transforms and their adjoints.
+    func testSecondOrderMetaGradientThroughWinogradConvolutions() throws {
+        let second = try ConvNHWCGeometry(image: [5, 6, 6, 16], kernelSize: (3, 3), stride: (1, 1), padding: (1, 1),
+                                          op: "test")
+        XCTAssertTrue(second.usesWinograd(filters: 16))
+        try checkSecondOrderMetaGradient(hidden: 16, imageSize: 12)
+    }
+
+    func checkSecondOrderMetaGradient(hidden: Int, imageSize side: Int) throws {
+        let model = try Conv4(inChannels: 1, hidden: hidden, blocks: 2, outputs: 3, imageSize: side)
         let eps: [Float] = [1e-3, 3e-4, 1e-4, 3e-5]
         var secondAgrees = 0, firstAgrees = 0, report: [String] = []
         for draw: UInt64 in 1...4 {
             var trng = TestRandom(seed: 32 + draw)
             let n = 30
-            let ts = try Taskset(images: trng.tensor([n, 1, 8, 8]), labels: (0..<n).map { $0 % 5 },
+            let ts = try Taskset(images: trng.tensor([n, 1, side, side]), labels: (0..<n).map { $0 % 5 },
                                  ways: 3, shots: 2, queries: 2)
             var rng = RNG(seed: 11 + draw)
             let params = try model.initialParameters(rng: &rng)

@@ -146,6 +146,9 @@ extension Tensor {
         if y.count == 0 { return (y, moments ? Moments(width: f) : nil) }
         let rpi = g.rowsPerImage, depth = g.depth
         let xp = x.storage.base, wp = w.storage.base, yp = y.storage.base, bp = bias?.storage.base
+        if g.usesWinograd(filters: f) {
+            return (y, winogradConvolve(g, xp, wp, bias: bp, filters: f, into: yp, moments: moments))
+        }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
         // Single-channel images are convolved directly (ConvSingleChannel.swift),
         // with the filters as (KH·KW, F).
@@ -199,6 +202,10 @@ extension Tensor {
         if dx.count == 0 { return dx }
         let rpi = g.rowsPerImage, depth = g.depth, plane = g.h &* g.w &* g.c
         let gp = dy.storage.base, wp = w.storage.base, xp = dx.storage.base
+        if g.usesWinograd(filters: f) {
+            winogradBackwardInput(g, gp, wp, filters: f, into: xp)
+            return dx
+        }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
         _ = Parts.run(parts) { p in
             let mine = Parts.range(p, of: parts, units: g.n)
@@ -233,6 +240,10 @@ extension Tensor {
         let rpi = g.rowsPerImage, depth = g.depth, size = f &* depth
         if size == 0 { return dw }
         let gp = dy.storage.base, xp = x.storage.base
+        if g.usesWinograd(filters: f) {
+            winogradBackwardWeight(g, gp, xp, filters: f, into: dw.storage.base)
+            return dw
+        }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
         // Part 0 accumulates into dw itself, the others into their own buffers,
         // which are then added in part order.
