@@ -13,7 +13,7 @@ Data: the Vinyals split (1200 training characters, 423 test, rotations as
 new classes), 28x28. Evaluation: 600 test episodes, mean accuracy with its
 95% interval.
 
-    python examples/omniglot_maml.py [--root ...] [--steps 5500] [--meta-batch 8] [--lr 3e-3] [--second-order]
+    python examples/omniglot_maml.py [--root ...] [--steps 7500] [--meta-batch 8] [--lr 3e-3] [--second-order]
 """
 import argparse
 import time
@@ -25,7 +25,7 @@ from _data import default_omniglot_root
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=default_omniglot_root())
-    parser.add_argument("--steps", type=int, default=5500, help="meta-iterations (the schedule's length)")
+    parser.add_argument("--steps", type=int, default=7500, help="meta-iterations (the schedule's length)")
     parser.add_argument("--minutes", type=float, default=28.0, help="stop training early after this long")
     parser.add_argument("--ways", type=int, default=5)
     parser.add_argument("--shots", type=int, default=1)

@@ -23,6 +23,11 @@ import COpenBLAS
 ///
 /// Parts of the batch (whole images) run on the worker pool, each with
 /// one-thread BLAS; their number depends only on the sizes (`Parts`).
+///
+/// Two shapes take other algorithms behind the same three functions:
+/// single-channel images are convolved directly (`ConvSingleChannel.swift`),
+/// and 3x3 stride-1 convolutions over many channels by Winograd's F(2×2, 3×3)
+/// (`ConvWinograd.swift`, `usesWinograd(filters:)` says when).
 public struct ConvNHWCGeometry: Sendable {
     public let n, h, w, c, kh, kw, sh, sw, ph, pw, oh, ow: Int
 

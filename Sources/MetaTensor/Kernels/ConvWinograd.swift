@@ -26,9 +26,9 @@ import COpenBLAS
 ///
 /// Channels last makes every transform a loop over contiguous channel
 /// vectors; the path is taken when C and F are multiples of 8 (at least 16),
-/// eight lanes at a time. Images are processed in chunks whose transformed
-/// tiles fit in cache, each part of the batch with one-thread BLAS, exactly
-/// like the im2col path (`ConvNHWC.swift`).
+/// eight lanes at a time. Images are processed in chunks of a few, each
+/// part of the batch with one-thread BLAS, like the im2col path
+/// (`ConvNHWC.swift`).
 extension ConvNHWCGeometry {
     /// Whether `convolve` and its adjoints take the Winograd path for `f`
     /// filters: 3x3 stride 1, channels and filters in whole SIMD groups, and
@@ -48,8 +48,11 @@ extension ConvNHWCGeometry {
     var tileColumns: Int { (ow &+ 1) / 2 }
     var tilesPerImage: Int { tileRows &* tileColumns }
 
-    /// Transformed floats per chunk (V and M, or V, dM and dV, each 16 × tiles
-    /// × channels): 4096 tiles of 64 channels fill it, about 6 images of 14x14.
+    /// Floats in each transformed buffer of a chunk (V, M, dM or dV: 16 ×
+    /// tiles × channels): 256 tiles of 64 channels, 5 images of 14x14.
+    /// Chunks of 2^16 to 2^19 floats ran within noise of each other
+    /// (`metaswift-bench 3 conv kernels`); the 16 products are K = C deep, so
+    /// more rows per product does not make them faster.
     static let winogradChunkFloats = 1 << 18
 
     func winogradImagesPerChunk(filters f: Int) -> Int {
@@ -67,15 +70,17 @@ extension ConvNHWCGeometry {
                 let c0 = filterTransform(g(0), g(3), g(6))
                 let c1 = filterTransform(g(1), g(4), g(7))
                 let c2 = filterTransform(g(2), g(5), g(8))
-                let rows = [filterTransform(c0.0, c1.0, c2.0), filterTransform(c0.1, c1.1, c2.1),
-                            filterTransform(c0.2, c1.2, c2.2), filterTransform(c0.3, c1.3, c2.3)]
-                let at = ci &* f &+ fi
-                for (k, r) in rows.enumerated() {
-                    up[(k &* 4) &* cf &+ at] = r.0
-                    up[(k &* 4 &+ 1) &* cf &+ at] = r.1
-                    up[(k &* 4 &+ 2) &* cf &+ at] = r.2
-                    up[(k &* 4 &+ 3) &* cf &+ at] = r.3
+                let at = up + (ci &* f &+ fi)
+                @inline(__always) func put(_ k: Int, _ r: (Float, Float, Float, Float)) {
+                    at[(k &* 4) &* cf] = r.0
+                    at[(k &* 4 &+ 1) &* cf] = r.1
+                    at[(k &* 4 &+ 2) &* cf] = r.2
+                    at[(k &* 4 &+ 3) &* cf] = r.3
                 }
+                put(0, filterTransform(c0.0, c1.0, c2.0))
+                put(1, filterTransform(c0.1, c1.1, c2.1))
+                put(2, filterTransform(c0.2, c1.2, c2.2))
+                put(3, filterTransform(c0.3, c1.3, c2.3))
             }
         }
         return u
@@ -93,13 +98,15 @@ extension ConvNHWCGeometry {
                 let r1 = filterTransformAdjoint(e(1, 0), e(1, 1), e(1, 2), e(1, 3))
                 let r2 = filterTransformAdjoint(e(2, 0), e(2, 1), e(2, 2), e(2, 3))
                 let r3 = filterTransformAdjoint(e(3, 0), e(3, 1), e(3, 2), e(3, 3))
-                let cols = [filterTransformAdjoint(r0.0, r1.0, r2.0, r3.0), filterTransformAdjoint(r0.1, r1.1, r2.1, r3.1),
-                            filterTransformAdjoint(r0.2, r1.2, r2.2, r3.2)]
-                for (j, col) in cols.enumerated() {
-                    dw[(fi &* 9 &+ j) &* c &+ ci] = col.0
-                    dw[(fi &* 9 &+ 3 &+ j) &* c &+ ci] = col.1
-                    dw[(fi &* 9 &+ 6 &+ j) &* c &+ ci] = col.2
+                let out = dw + (fi &* 9 &* c &+ ci)
+                @inline(__always) func put(_ j: Int, _ col: (Float, Float, Float)) {
+                    out[j &* c] = col.0
+                    out[(3 &+ j) &* c] = col.1
+                    out[(6 &+ j) &* c] = col.2
                 }
+                put(0, filterTransformAdjoint(r0.0, r1.0, r2.0, r3.0))
+                put(1, filterTransformAdjoint(r0.1, r1.1, r2.1, r3.1))
+                put(2, filterTransformAdjoint(r0.2, r1.2, r2.2, r3.2))
             }
         }
     }
