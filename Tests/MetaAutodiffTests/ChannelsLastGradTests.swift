@@ -51,6 +51,7 @@ final class ChannelsLastGradTests: XCTestCase {
         ([3, 16, 7, 9], 24, (3, 3), (1, 1), (1, 1)),
         ([2, 24, 9, 8], 16, (3, 3), (1, 1), (0, 0)),
         ([2, 16, 5, 6], 16, (3, 3), (1, 1), (2, 2)),
+        ([3, 16, 2, 2], 16, (3, 3), (1, 1), (1, 1)),
         ([14, 64, 14, 14], 64, (3, 3), (1, 1), (1, 1)),
     ]
     var winogradCases: [([Int], Int, (Int, Int), (Int, Int), (Int, Int))] { Self.winogradCases }
@@ -67,6 +68,18 @@ final class ChannelsLastGradTests: XCTestCase {
         XCTAssertFalse(try uses([8, 64, 3, 3], 64, (3, 3), (1, 1), (1, 1)))
         XCTAssertFalse(try uses([8, 64, 14, 14], 64, (3, 3), (2, 2), (1, 1)))
         XCTAssertFalse(try uses([8, 12, 14, 14], 64, (3, 3), (1, 1), (1, 1)))
+    }
+
+    /// An empty batch on the Winograd path: empty outputs, and a zero weight gradient.
+    func testWinogradEmptyBatch() throws {
+        let x = rng.tensor([0, 6, 6, 16]), w = rng.tensor([16, 3, 3, 16])
+        let y = try Tensor.conv2dNHWC(x, w, bias: nil, stride: (1, 1), padding: (1, 1))
+        XCTAssertEqual(y.shape, [0, 6, 6, 16])
+        let dx = try Tensor.conv2dNHWCBackwardInput(y, w, imageShape: x.shape, stride: (1, 1), padding: (1, 1))
+        XCTAssertEqual(dx.shape, x.shape)
+        let dw = try Tensor.conv2dNHWCBackwardWeight(y, x, kernelSize: (3, 3), stride: (1, 1), padding: (1, 1))
+        XCTAssertEqual(dw.shape, w.shape)
+        XCTAssertEqual(dw.scalars, [Float](repeating: 0, count: w.count))
     }
 
     func testConvMatchesIm2ColComposition() throws {
