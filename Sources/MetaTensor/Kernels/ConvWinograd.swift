@@ -125,6 +125,27 @@ extension ConvNHWCGeometry {
         }
     }
 
+    /// Calls `body(image, ty, tx, t)` for each tile of images `images`, in
+    /// order, t numbering the tiles from the first of the chunk.
+    @inline(__always)
+    private func forEachTile(_ images: Range<Int>, _ body: (Int, Int, Int, Int) -> Void) {
+        var t = 0
+        for img in images {
+            for ty in 0..<tileRows {
+                for tx in 0..<tileColumns {
+                    body(img, ty, tx, t)
+                    t &+= 1
+                }
+            }
+        }
+    }
+
+    /// How many of tile (ty, tx)'s 2x2 outputs lie inside the output: rows and columns, 1 or 2 each.
+    @inline(__always)
+    private func outputsOfTile(_ ty: Int, _ tx: Int) -> (rows: Int, cols: Int) {
+        (Swift.min(2, oh &- 2 &* ty), Swift.min(2, ow &- 2 &* tx))
+    }
+
     /// V[p][t][·] = (Bᵀ d B)[p] for the tiles t of images `images`, numbered
     /// from the chunk's first tile (`v` holds 16 × tiles × C floats).
     func winogradInput(_ x: UnsafePointer<Float>, images: Range<Int>, into v: UnsafeMutablePointer<Float>) {
@@ -133,29 +154,23 @@ extension ConvNHWCGeometry {
         zeroFloats(zeros.base, c)
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { buf in
             let d = buf.baseAddress!
-            var out = v
-            for img in images {
-                let src = x + img &* plane
-                for ty in 0..<tileRows {
-                    for tx in 0..<tileColumns {
-                        window(src, ty, tx, UnsafePointer(zeros.base), d)
-                        var cb = 0
-                        while cb < c {
-                            @inline(__always) func at(_ i: Int) -> SIMD8<Float> { load8(d[i] + cb) }
-                            // Columns of the window first (Bᵀ d), then its rows (· B).
-                            let c0 = inputTransform(at(0), at(4), at(8), at(12))
-                            let c1 = inputTransform(at(1), at(5), at(9), at(13))
-                            let c2 = inputTransform(at(2), at(6), at(10), at(14))
-                            let c3 = inputTransform(at(3), at(7), at(11), at(15))
-                            let o = out + cb
-                            store4(inputTransform(c0.0, c1.0, c2.0, c3.0), o, point, first: 0)
-                            store4(inputTransform(c0.1, c1.1, c2.1, c3.1), o, point, first: 4)
-                            store4(inputTransform(c0.2, c1.2, c2.2, c3.2), o, point, first: 8)
-                            store4(inputTransform(c0.3, c1.3, c2.3, c3.3), o, point, first: 12)
-                            cb &+= 8
-                        }
-                        out += c
-                    }
+            forEachTile(images) { img, ty, tx, t in
+                window(x + img &* plane, ty, tx, UnsafePointer(zeros.base), d)
+                let out = v + t &* c
+                var cb = 0
+                while cb < c {
+                    @inline(__always) func at(_ i: Int) -> SIMD8<Float> { load8(d[i] + cb) }
+                    // Columns of the window first (Bᵀ d), then its rows (· B).
+                    let c0 = inputTransform(at(0), at(4), at(8), at(12))
+                    let c1 = inputTransform(at(1), at(5), at(9), at(13))
+                    let c2 = inputTransform(at(2), at(6), at(10), at(14))
+                    let c3 = inputTransform(at(3), at(7), at(11), at(15))
+                    let o = out + cb
+                    store4(inputTransform(c0.0, c1.0, c2.0, c3.0), o, point, first: 0)
+                    store4(inputTransform(c0.1, c1.1, c2.1, c3.1), o, point, first: 4)
+                    store4(inputTransform(c0.2, c1.2, c2.2, c3.2), o, point, first: 8)
+                    store4(inputTransform(c0.3, c1.3, c2.3, c3.3), o, point, first: 12)
+                    cb &+= 8
                 }
             }
         }
@@ -166,33 +181,27 @@ extension ConvNHWCGeometry {
     func winogradOutput(_ m: UnsafePointer<Float>, images: Range<Int>, filters f: Int, bias: UnsafePointer<Float>?,
                         into y: UnsafeMutablePointer<Float>) {
         let point = images.count &* tilesPerImage &* f, plane = oh &* ow &* f
-        var tile = m
-        for img in images {
-            let dst = y + img &* plane
-            for ty in 0..<tileRows {
-                for tx in 0..<tileColumns {
-                    let rows = Swift.min(2, oh &- 2 &* ty), cols = Swift.min(2, ow &- 2 &* tx)
-                    let o00 = dst + ((2 &* ty) &* ow &+ 2 &* tx) &* f
-                    var fb = 0
-                    while fb < f {
-                        @inline(__always) func at(_ p: Int) -> SIMD8<Float> { load8(tile + (p &* point &+ fb)) }
-                        // Columns first (Aᵀ M), then rows (· A).
-                        let c0 = outputTransform(at(0), at(4), at(8), at(12))
-                        let c1 = outputTransform(at(1), at(5), at(9), at(13))
-                        let c2 = outputTransform(at(2), at(6), at(10), at(14))
-                        let c3 = outputTransform(at(3), at(7), at(11), at(15))
-                        let b = bias.map { load8($0 + fb) } ?? .zero
-                        let r0 = outputTransform(c0.0, c1.0, c2.0, c3.0), r1 = outputTransform(c0.1, c1.1, c2.1, c3.1)
-                        store8(r0.0 + b, o00 + fb)
-                        if cols > 1 { store8(r0.1 + b, o00 + (f &+ fb)) }
-                        if rows > 1 {
-                            store8(r1.0 + b, o00 + (ow &* f &+ fb))
-                            if cols > 1 { store8(r1.1 + b, o00 + ((ow &+ 1) &* f &+ fb)) }
-                        }
-                        fb &+= 8
-                    }
-                    tile += f
+        forEachTile(images) { img, ty, tx, t in
+            let (rows, cols) = outputsOfTile(ty, tx)
+            let tile = m + t &* f
+            let o00 = y + (img &* plane &+ ((2 &* ty) &* ow &+ 2 &* tx) &* f)
+            var fb = 0
+            while fb < f {
+                @inline(__always) func at(_ p: Int) -> SIMD8<Float> { load8(tile + (p &* point &+ fb)) }
+                // Columns first (Aᵀ M), then rows (· A).
+                let c0 = outputTransform(at(0), at(4), at(8), at(12))
+                let c1 = outputTransform(at(1), at(5), at(9), at(13))
+                let c2 = outputTransform(at(2), at(6), at(10), at(14))
+                let c3 = outputTransform(at(3), at(7), at(11), at(15))
+                let b = bias.map { load8($0 + fb) } ?? .zero
+                let r0 = outputTransform(c0.0, c1.0, c2.0, c3.0), r1 = outputTransform(c0.1, c1.1, c2.1, c3.1)
+                store8(r0.0 + b, o00 + fb)
+                if cols > 1 { store8(r0.1 + b, o00 + (f &+ fb)) }
+                if rows > 1 {
+                    store8(r1.0 + b, o00 + (ow &* f &+ fb))
+                    if cols > 1 { store8(r1.1 + b, o00 + ((ow &+ 1) &* f &+ fb)) }
                 }
+                fb &+= 8
             }
         }
     }
@@ -202,31 +211,25 @@ extension ConvNHWCGeometry {
     func winogradOutputAdjoint(_ dy: UnsafePointer<Float>, images: Range<Int>, filters f: Int,
                                into dm: UnsafeMutablePointer<Float>) {
         let point = images.count &* tilesPerImage &* f, plane = oh &* ow &* f
-        var out = dm
-        for img in images {
-            let src = dy + img &* plane
-            for ty in 0..<tileRows {
-                for tx in 0..<tileColumns {
-                    let rows = Swift.min(2, oh &- 2 &* ty), cols = Swift.min(2, ow &- 2 &* tx)
-                    let g00 = src + ((2 &* ty) &* ow &+ 2 &* tx) &* f
-                    var fb = 0
-                    while fb < f {
-                        let z = SIMD8<Float>.zero
-                        let a = load8(g00 + fb)
-                        let b = cols > 1 ? load8(g00 + (f &+ fb)) : z
-                        let cc = rows > 1 ? load8(g00 + (ow &* f &+ fb)) : z
-                        let dd = rows > 1 && cols > 1 ? load8(g00 + ((ow &+ 1) &* f &+ fb)) : z
-                        // Columns (A g), then rows (· Aᵀ).
-                        let c0 = outputTransformAdjoint(a, cc), c1 = outputTransformAdjoint(b, dd)
-                        let o = out + fb
-                        store4(outputTransformAdjoint(c0.0, c1.0), o, point, first: 0)
-                        store4(outputTransformAdjoint(c0.1, c1.1), o, point, first: 4)
-                        store4(outputTransformAdjoint(c0.2, c1.2), o, point, first: 8)
-                        store4(outputTransformAdjoint(c0.3, c1.3), o, point, first: 12)
-                        fb &+= 8
-                    }
-                    out += f
-                }
+        forEachTile(images) { img, ty, tx, t in
+            let (rows, cols) = outputsOfTile(ty, tx)
+            let g00 = dy + (img &* plane &+ ((2 &* ty) &* ow &+ 2 &* tx) &* f)
+            let out = dm + t &* f
+            var fb = 0
+            while fb < f {
+                let z = SIMD8<Float>.zero
+                let a = load8(g00 + fb)
+                let b = cols > 1 ? load8(g00 + (f &+ fb)) : z
+                let cc = rows > 1 ? load8(g00 + (ow &* f &+ fb)) : z
+                let dd = rows > 1 && cols > 1 ? load8(g00 + ((ow &+ 1) &* f &+ fb)) : z
+                // Columns (A g), then rows (· Aᵀ).
+                let c0 = outputTransformAdjoint(a, cc), c1 = outputTransformAdjoint(b, dd)
+                let o = out + fb
+                store4(outputTransformAdjoint(c0.0, c1.0), o, point, first: 0)
+                store4(outputTransformAdjoint(c0.1, c1.1), o, point, first: 4)
+                store4(outputTransformAdjoint(c0.2, c1.2), o, point, first: 8)
+                store4(outputTransformAdjoint(c0.3, c1.3), o, point, first: 12)
+                fb &+= 8
             }
         }
     }
@@ -236,37 +239,31 @@ extension ConvNHWCGeometry {
     /// so tiles are added one after the other, in order.
     func winogradInputAdjoint(_ dv: UnsafePointer<Float>, images: Range<Int>, into dx: UnsafeMutablePointer<Float>) {
         let plane = h &* w &* c, point = images.count &* tilesPerImage &* c
-        var tile = dv
-        for img in images {
-            let dst = dx + img &* plane
-            for ty in 0..<tileRows {
-                for tx in 0..<tileColumns {
-                    var cb = 0
-                    while cb < c {
-                        @inline(__always) func at(_ p: Int) -> SIMD8<Float> { load8(tile + (p &* point &+ cb)) }
-                        // Rows first (· Bᵀ), then columns (B ·).
-                        let r0 = inputTransformAdjoint(at(0), at(1), at(2), at(3))
-                        let r1 = inputTransformAdjoint(at(4), at(5), at(6), at(7))
-                        let r2 = inputTransformAdjoint(at(8), at(9), at(10), at(11))
-                        let r3 = inputTransformAdjoint(at(12), at(13), at(14), at(15))
-                        let cols = (inputTransformAdjoint(r0.0, r1.0, r2.0, r3.0), inputTransformAdjoint(r0.1, r1.1, r2.1, r3.1),
-                                    inputTransformAdjoint(r0.2, r1.2, r2.2, r3.2), inputTransformAdjoint(r0.3, r1.3, r2.3, r3.3))
-                        for j in 0..<4 {
-                            let iw = 2 &* tx &- pw &+ j
-                            if iw < 0 || iw >= w { continue }
-                            let col = j == 0 ? cols.0 : j == 1 ? cols.1 : j == 2 ? cols.2 : cols.3
-                            for i in 0..<4 {
-                                let ih = 2 &* ty &- ph &+ i
-                                if ih < 0 || ih >= h { continue }
-                                let v = i == 0 ? col.0 : i == 1 ? col.1 : i == 2 ? col.2 : col.3
-                                let q = dst + ((ih &* w &+ iw) &* c &+ cb)
-                                store8(load8(q) + v, q)
-                            }
-                        }
-                        cb &+= 8
+        forEachTile(images) { img, ty, tx, t in
+            let dst = dx + img &* plane, tile = dv + t &* c
+            var cb = 0
+            while cb < c {
+                @inline(__always) func at(_ p: Int) -> SIMD8<Float> { load8(tile + (p &* point &+ cb)) }
+                // Rows first (· Bᵀ), then columns (B ·).
+                let r0 = inputTransformAdjoint(at(0), at(1), at(2), at(3))
+                let r1 = inputTransformAdjoint(at(4), at(5), at(6), at(7))
+                let r2 = inputTransformAdjoint(at(8), at(9), at(10), at(11))
+                let r3 = inputTransformAdjoint(at(12), at(13), at(14), at(15))
+                let cols = (inputTransformAdjoint(r0.0, r1.0, r2.0, r3.0), inputTransformAdjoint(r0.1, r1.1, r2.1, r3.1),
+                            inputTransformAdjoint(r0.2, r1.2, r2.2, r3.2), inputTransformAdjoint(r0.3, r1.3, r2.3, r3.3))
+                for j in 0..<4 {
+                    let iw = 2 &* tx &- pw &+ j
+                    if iw < 0 || iw >= w { continue }
+                    let col = j == 0 ? cols.0 : j == 1 ? cols.1 : j == 2 ? cols.2 : cols.3
+                    for i in 0..<4 {
+                        let ih = 2 &* ty &- ph &+ i
+                        if ih < 0 || ih >= h { continue }
+                        let v = i == 0 ? col.0 : i == 1 ? col.1 : i == 2 ? col.2 : col.3
+                        let q = dst + ((ih &* w &+ iw) &* c &+ cb)
+                        store8(load8(q) + v, q)
                     }
-                    tile += c
                 }
+                cb &+= 8
             }
         }
     }
