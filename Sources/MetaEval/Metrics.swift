@@ -31,15 +31,27 @@ public func accuracy(predicted: [Int], labels: [Int]) throws -> Float {
 /// So with balanced episodes that contain every class, macro-F1 is the mean
 /// of `classes` per-class scores.
 public func macroF1(predicted: [Int], labels: [Int], classes: Int) throws -> Float {
-    let scores = try perClassF1(predicted: predicted, labels: labels, classes: classes)
-    let present = scores.compactMap { $0 }
-    // Non-empty inputs always make at least one class present.
-    return Float(present.reduce(0, +) / Double(present.count))
+    let scores = try f1ByClass(predicted: predicted, labels: labels, classes: classes)
+    // Non-empty inputs always make at least one class present; summed in
+    // class order so the result does not depend on the dictionary's order.
+    let total = scores.keys.sorted().reduce(0.0) { $0 + scores[$1]! }
+    return Float(total / Double(scores.count))
 }
 
 /// F1 of each class in 0..<classes, nil for a class with TP = FP = FN = 0
-/// (see `macroF1` for the convention).
+/// (see `macroF1` for the convention). Allocates one entry per class; use
+/// `f1ByClass` when `classes` may be large.
 public func perClassF1(predicted: [Int], labels: [Int], classes: Int) throws -> [Double?] {
+    let scores = try f1ByClass(predicted: predicted, labels: labels, classes: classes)
+    try MemoryLimit.check(elements: classes, stride: MemoryLayout<Double?>.stride, "macroF1: classes")
+    return (0..<classes).map { scores[$0] }
+}
+
+/// F1 of each class that is predicted or present in `labels` (the classes
+/// `macroF1` averages over), keyed by class. Work and memory grow with the
+/// number of examples, never with `classes` or with the label values, so a
+/// label of 2^62 costs what a label of 2 does.
+public func f1ByClass(predicted: [Int], labels: [Int], classes: Int) throws -> [Int: Double] {
     try checkPair(predicted, labels, op: "macroF1")
     guard classes > 0 else { throw MetaError.argument("macroF1: classes must be > 0, got \(classes)") }
     for (name, values) in [("predicted", predicted), ("labels", labels)] {
@@ -47,14 +59,15 @@ public func perClassF1(predicted: [Int], labels: [Int], classes: Int) throws -> 
             throw MetaError.index("macroF1: \(name)[\(i)] = \(v) is outside 0..<\(classes)")
         }
     }
-    var tp = [Int](repeating: 0, count: classes), fp = tp, fn = tp
+    // (TP, FP, FN) per class seen.
+    var counts: [Int: (tp: Int, fp: Int, fn: Int)] = [:]
     for (p, l) in zip(predicted, labels) {
-        if p == l { tp[l] += 1 } else { fp[p] += 1; fn[l] += 1 }
+        if p == l { counts[l, default: (0, 0, 0)].tp += 1 } else {
+            counts[p, default: (0, 0, 0)].fp += 1
+            counts[l, default: (0, 0, 0)].fn += 1
+        }
     }
-    return (0..<classes).map { c in
-        let denominator = 2 * tp[c] + fp[c] + fn[c]
-        return denominator == 0 ? nil : Double(2 * tp[c]) / Double(denominator)
-    }
+    return counts.mapValues { c in Double(2 * c.tp) / Double(2 * c.tp + c.fp + c.fn) }
 }
 
 func checkPair(_ predicted: [Int], _ labels: [Int], op: String) throws {

@@ -28,6 +28,21 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(try accuracy(predicted: pred, labels: labels), 4.0 / 6)
     }
 
+    /// The work follows the examples, not the label values: labels near 2^62
+    /// with `classes` = Int.max score what the same labels renumbered 0, 1, 2
+    /// do (a per-class array of that size could not be allocated at all).
+    func testHugeLabelValuesCostWhatSmallOnesDo() throws {
+        let big = 1 << 62
+        let pred = [0, 1, 1, 1, 2, 0].map { big + $0 }, labels = [0, 0, 1, 1, 2, 2].map { big + $0 }
+        XCTAssertEqual(try macroF1(predicted: pred, labels: labels, classes: Int.max),
+                       try macroF1(predicted: [0, 1, 1, 1, 2, 0], labels: [0, 0, 1, 1, 2, 2], classes: 3))
+        XCTAssertEqual(try f1ByClass(predicted: pred, labels: labels, classes: Int.max).keys.sorted(),
+                       [big, big + 1, big + 2])
+        XCTAssertThrowsError(try perClassF1(predicted: pred, labels: labels, classes: Int.max)) { error in
+            XCTAssertEqual((error as? MetaError)?.kind, .outOfMemory)
+        }
+    }
+
     func testZeroDivisionConvention() throws {
         // Class 3 is neither predicted nor present: skipped, so the mean is unchanged.
         let pred = [0, 1, 1, 1, 2, 0], labels = [0, 0, 1, 1, 2, 2]
