@@ -13,6 +13,9 @@ public struct MetaTrainer {
     public private(set) var optimizer: Optimizer
     public private(set) var rng: RNG
     public private(set) var steps = 0
+    /// The state before the last update, whose meta-loss was finite: where a
+    /// non-finite meta-loss at the next step falls back to.
+    private var previous: (parameters: [Tensor], optimizer: Optimizer, steps: Int)?
 
     public init(learner: any MetaLearner, metaParameters: [Tensor], optimizer: GradientTransformation,
                 metaBatchSize: Int, seed: UInt64) throws {
@@ -41,6 +44,7 @@ public struct MetaTrainer {
     public mutating func resume(from metaParameters: [Tensor]) throws {
         try learner.checkMetaParameters(metaParameters)
         self.metaParameters = metaParameters
+        previous = nil
     }
 
     /// One meta-step on a fresh meta-batch; returns its meta-loss.
@@ -51,11 +55,23 @@ public struct MetaTrainer {
     }
 
     /// One meta-step on the given tasks; returns their meta-loss.
+    ///
+    /// A step that fails changes nothing, except when its meta-loss is not
+    /// finite: the parameters it was measured at came out of the previous
+    /// update, so the trainer falls back to before that update (parameters,
+    /// optimizer state, step count), the last point whose meta-loss was
+    /// finite, and the error says which step that is.
     @discardableResult
     public mutating func step(_ batch: [Task]) throws -> Float {
         let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch)
         guard loss.isFinite else {
-            throw MetaError.argument("meta-loss became \(loss) at step \(steps + 1); lower the learning rates")
+            let failed = steps + 1
+            if let previous {
+                (metaParameters, optimizer, steps) = (previous.parameters, previous.optimizer, previous.steps)
+                self.previous = nil
+            }
+            throw MetaError.argument("meta-loss became \(loss) at step \(failed); lower the learning rates. The "
+                                     + "meta-parameters are those after step \(steps), the last whose meta-loss was finite")
         }
         // A finite loss can still come with an overflowing gradient or step;
         // nothing non-finite is committed, so the parameters stay usable.
@@ -67,6 +83,7 @@ public struct MetaTrainer {
         guard updated.allSatisfy(\.isFinite) else {
             throw MetaError.argument("meta-parameters became NaN or infinite at step \(steps + 1); lower the learning rates")
         }
+        previous = (metaParameters, optimizer, steps)
         metaParameters = updated
         optimizer = next
         steps += 1
