@@ -30,6 +30,14 @@ def version():
     return re.search(r'^let metaswiftVersion = "([^"]+)"', text, re.M).group(1)
 
 
+def _replace(source, target):
+    """Copies `source` to `target` as a new file (a new inode): processes that
+    have the old `target` mapped keep their copy."""
+    target = Path(target)
+    target.unlink(missing_ok=True)
+    shutil.copy2(source, target)
+
+
 class BuildSwiftThenExtension(build_ext):
     """build_ext that builds the Swift library first and ships it beside the extension."""
 
@@ -63,12 +71,20 @@ class BuildSwiftThenExtension(build_ext):
         super().build_extension(ext)
         target = self._built_library(ext)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(self.swift_library, target)
+        _replace(self.swift_library, target)
 
     def copy_extensions_to_source(self):
+        # Unlink what an editable install placed before, rather than writing
+        # into it: a running interpreter (a notebook) that has the old
+        # libraries mapped keeps them, instead of dying of SIGBUS.
+        build_py = self.get_finalized_command("build_py")
+        for ext in self.extensions:
+            package, _, name = ext.name.rpartition(".")
+            filename = Path(self.get_ext_filename(name)).name
+            (Path(build_py.get_package_dir(package)) / filename).unlink(missing_ok=True)
         super().copy_extensions_to_source()
         for ext in self.extensions:
-            shutil.copy2(self._built_library(ext), self._source_library(ext))
+            _replace(self._built_library(ext), self._source_library(ext))
 
     def get_outputs(self):
         return super().get_outputs() + [str(self._built_library(ext)) for ext in self.extensions]

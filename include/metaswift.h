@@ -53,6 +53,11 @@ extern "C" {
 #define MS_ERR_HANDLE 4
 /* A failure that is not the caller's fault (a bug in the engine). */
 #define MS_ERR_INTERNAL 5
+/* Memory the call needs and the process cannot have: more than the system
+ * reports available (MemAvailable plus free swap) or than is left under an
+ * address-space limit (RLIMIT_AS), or malloc failed. Nothing was changed;
+ * the process goes on. */
+#define MS_ERR_MEMORY 6
 
 /* Largest rank accepted for a shape. */
 #define MS_MAX_RANK 64

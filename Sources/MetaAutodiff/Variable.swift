@@ -38,7 +38,7 @@ public struct Variable: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// A rank-0 constant.
-    public init(_ scalar: Float) { self.init(Tensor(scalar)) }
+    public init(_ scalar: Float) throws { self.init(try Tensor(scalar)) }
 
     /// A constant from values and a shape.
     public init(shape: [Int], scalars: [Float]) throws { self.init(try Tensor(shape: shape, scalars: scalars)) }

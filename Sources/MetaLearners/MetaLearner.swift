@@ -59,7 +59,7 @@ extension MetaLearner {
             loss += r.0
             if k > 0 { sums = try zip(sums, r.1).map { try $0.zip($1, .add) } }
         }
-        return (loss * scale, sums.map { $0.affine(scale: scale, shift: 0) })
+        return (loss * scale, try sums.map { try $0.affine(scale: scale, shift: 0) })
     }
 }
 
@@ -105,7 +105,7 @@ extension MetaLearner {
         for (c, part) in parts.enumerated() {
             let w = Float(bounds[c + 1] - bounds[c]) / Float(tasks.count)
             loss += part.0 * w
-            let scaled = part.1.map { $0.affine(scale: w, shift: 0) }
+            let scaled = try part.1.map { try $0.affine(scale: w, shift: 0) }
             grads = c == 0 ? scaled : try zip(grads, scaled).map { try $0.zip($1, .add) }
         }
         return (loss, grads)

@@ -100,7 +100,7 @@ public struct DifferentiableAdam: Sendable, CustomStringConvertible {
         try checkPairs(params, state.nu, op: op + " (state nu)")
         let t = state.count &+ 1
         let c1 = Float(1 - pow(Double(beta1), Double(t))), c2 = Float(1 - pow(Double(beta2), Double(t)))
-        let floor = Variable(Float(1e-30))
+        let floor = try Variable(Float(1e-30))
         var ps: [Variable] = [], ms: [Variable] = [], vs: [Variable] = []
         for i in 0..<params.count {
             let g = grads[i]

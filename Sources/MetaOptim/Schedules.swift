@@ -106,7 +106,7 @@ extension GradientTransformation {
             update: { grads, state, params in
                 _ = try checkState(state, kind: kind, buffers: [], params: params)
                 let rate = schedule(state.count)
-                return (grads.map { $0.affine(scale: -rate, shift: 0) }, OptimizerState(kind: kind, count: state.count &+ 1))
+                return (try grads.map { try $0.affine(scale: -rate, shift: 0) }, OptimizerState(kind: kind, count: state.count &+ 1))
             })
     }
 

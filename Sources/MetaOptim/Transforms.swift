@@ -12,14 +12,14 @@ extension GradientTransformation {
     /// u ← s · u. Stateless.
     public static func scale(_ factor: Float) throws -> GradientTransformation {
         try Check.finite(factor, "factor", "scale")
-        return stateless("scale(\(factor))", kind: "scale") { g, _ in g.affine(scale: factor, shift: 0) }
+        return stateless("scale(\(factor))", kind: "scale") { g, _ in try g.affine(scale: factor, shift: 0) }
     }
 
     /// u ← −η · u: turns a direction of ascent into a step of descent.
     public static func scaleByLearningRate(_ learningRate: Float) throws -> GradientTransformation {
         try Check.nonNegative(learningRate, "learningRate", "scaleByLearningRate")
         return stateless("scaleByLearningRate(\(learningRate))", kind: "scale") { g, _ in
-            g.affine(scale: -learningRate, shift: 0)
+            try g.affine(scale: -learningRate, shift: 0)
         }
     }
 
@@ -53,7 +53,7 @@ extension GradientTransformation {
                 let next = OptimizerState(kind: kind, count: state.count &+ 1)
                 guard norm > Double(maxNorm) else { return (grads, next) }
                 let s = Float(Double(maxNorm) / norm)
-                return (grads.map { $0.affine(scale: s, shift: 0) }, next)
+                return (try grads.map { try $0.affine(scale: s, shift: 0) }, next)
             })
     }
 

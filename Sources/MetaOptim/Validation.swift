@@ -64,6 +64,6 @@ func zerosLike(_ params: [Tensor]) throws -> [Tensor] {
 /// A fresh tensor of `shape` and a pointer to fill it through. Only the
 /// transformation that allocates it writes into it, before anyone else sees it.
 func fresh(_ shape: [Int], count: Int) throws -> (Tensor, UnsafeMutablePointer<Float>) {
-    let s = Storage(uninitializedCount: count)
+    let s = try Storage(uninitializedCount: count)
     return (try Tensor(storage: s, shape: shape), s.base)
 }

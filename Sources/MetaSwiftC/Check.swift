@@ -101,18 +101,19 @@ enum Check {
         }
     }
 
-    /// Refuses work whose float buffers could not be allocated on this
-    /// machine. The engine's allocator traps when malloc fails (which would
-    /// kill the Python process), and with Linux's default overcommit a single
-    /// request larger than physical memory is what fails; smaller ones succeed.
+    /// Refuses, naming the argument, work whose `elements` floats this
+    /// process cannot allocate now (MetaTensor's `MemoryLimit`: what the system
+    /// has available, and what is left under an address-space limit). The
+    /// engine's allocations throw too; this says which argument asked for it.
     static func fitsInMemory(elements: Int, _ name: String) throws {
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
-        guard pages > 0, pageSize > 0 else { return }
-        let (bytes, overflow) = elements.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
-        let available = pages.multipliedReportingOverflow(by: pageSize)
-        guard overflow || available.overflow || bytes > available.partialValue else { return }
-        throw BridgeError.argument("\(name): needs \(elements) floats, more than this machine's memory "
-                                   + "(\(available.partialValue >> 20) MiB)")
+        try MemoryLimit.check(elements: elements, name)
+    }
+
+    /// The same for a product of sizes (overflow-checked): `count` items of
+    /// `each` floats.
+    static func fitsInMemory(_ count: Int, times each: Int, _ name: String) throws {
+        let (n, overflow) = count.multipliedReportingOverflow(by: each)
+        try MemoryLimit.check(elements: overflow ? Int.max : n, name)
     }
 
     /// A NUL-terminated UTF-8 string.

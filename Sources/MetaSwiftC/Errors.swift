@@ -17,6 +17,8 @@ enum Status: Int32 {
     case handle = 4
     /// A failure that is not the caller's fault (a bug in the engine).
     case `internal` = 5
+    /// Memory the call needs and the process cannot have (see MetaTensor's `MemoryLimit`).
+    case memory = 6
 }
 
 /// A failure found by the bridge itself rather than by the engine.
@@ -72,6 +74,7 @@ func guarded(_ body: () throws -> Void) -> Int32 {
         case .shapeMismatch: return Status.shape.rawValue
         case .invalidArgument: return Status.argument.rawValue
         case .indexOutOfRange: return Status.index.rawValue
+        case .outOfMemory: return Status.memory.rawValue
         }
     } catch let error as BridgeError {
         LastError.set(error.description)

@@ -73,10 +73,12 @@ public func ms_learner_evaluate_classification(_ outLossCurve: UnsafeMutablePoin
         try l.checkClassifier("evaluate_classification")
         guard taskCount > 0 else { throw BridgeError.argument("task_count: must be > 0, got \(taskCount)") }
         guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
+        // Curves of steps + 1 sums, one generator stream per task.
+        try Check.fitsInMemory(Int(steps), times: 4, "steps")
+        try Check.fitsInMemory(Int(taskCount), times: MemoryLayout<RNG>.stride / 4 + 2, "task_count")
         if l.classifiesEpisodes && steps != 0 {
             throw BridgeError.argument("steps: must be 0 for a learner that classifies by its own rule (ProtoNet takes no inner steps), got \(steps)")
         }
-        try Check.fitsInMemory(elements: Int(truncatingIfNeeded: taskCount), "task_count")
         try l.checkTaskset(ts, "taskset")
         let (n, k) = (Int(taskCount), Int(steps))
         var streams = ts.streams(n, seed: seed)

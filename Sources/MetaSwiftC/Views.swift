@@ -76,7 +76,7 @@ final class BorrowScope {
     /// it after every tensor made by this scope (and the tasks built on
     /// them) has gone out of scope.
     func finish(_ outputs: [Tensor]) throws -> [Tensor] {
-        let owned = outputs.map { t in storages.contains { $0 === t.storage } ? t.copy() : t }
+        let owned = try outputs.map { t in storages.contains { $0 === t.storage } ? try t.copy() : t }
         for i in storages.indices where !isKnownUniquelyReferenced(&storages[i]) {
             throw BridgeError(status: .internal, description: "internal error: the engine kept a view of caller memory past the call")
         }

@@ -9,6 +9,8 @@ public struct MetaError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// An index or axis outside its range.
         case indexOutOfRange
+        /// Memory the request needs and this process cannot have (see `MemoryLimit`).
+        case outOfMemory
     }
 
     public let kind: Kind
@@ -24,4 +26,5 @@ public struct MetaError: Error, CustomStringConvertible, Equatable, Sendable {
     public static func shape(_ message: String) -> MetaError { MetaError(.shapeMismatch, message) }
     public static func argument(_ message: String) -> MetaError { MetaError(.invalidArgument, message) }
     public static func index(_ message: String) -> MetaError { MetaError(.indexOutOfRange, message) }
+    public static func memory(_ message: String) -> MetaError { MetaError(.outOfMemory, message) }
 }

@@ -20,26 +20,41 @@ public final class Storage: @unchecked Sendable {
     private let release: (() -> Void)?
     /// Capacity in floats of a buffer that came from (and returns to) the cache; 0 otherwise.
     private let cachedCapacity: Int
+    /// Bytes counted by `MemoryLimit` for this buffer (0 when borrowed).
+    private let ownedBytes: Int
 
     /// Uninitialised memory for `count` floats; the caller fills all of it.
-    public init(uninitializedCount count: Int) {
-        precondition(count >= 0, "Storage: negative count is a bug in the engine")
+    ///
+    /// Throws `MetaError` (kind `.outOfMemory`) when the memory cannot be had:
+    /// malloc fails, or a large request passes `MemoryLimit`'s ceiling.
+    public init(uninitializedCount count: Int) throws {
+        guard count >= 0 else { throw MetaError.argument("storage: negative element count \(count)") }
         _ = mallocTuned
+        guard count <= Int.max / 8 else {
+            throw MetaError.memory("out of memory: \(count) floats is more than any machine has")
+        }
+        let large = count >= BufferCache.minimumFloats
+        let capacity = large ? BufferCache.capacity(for: count) : Swift.max(count, 1)
+        try MemoryLimit.reserve(bytes: capacity &* MemoryLayout<Float>.stride, "a buffer of \(count) floats")
+        if large {
+            do { self.base = try BufferCache.take(capacity: capacity) } catch {
+                MemoryLimit.release(bytes: capacity &* MemoryLayout<Float>.stride)
+                throw error
+            }
+            self.cachedCapacity = capacity
+        } else {
+            // malloc's 16-byte alignment suffices: kernels load SIMD vectors
+            // unaligned. At least one element, so `base` is never null.
+            guard let raw = malloc(capacity &* MemoryLayout<Float>.stride) else {
+                MemoryLimit.release(bytes: capacity &* MemoryLayout<Float>.stride)
+                throw MetaError.memory("out of memory: malloc refused \(count) floats")
+            }
+            self.base = raw.bindMemory(to: Float.self, capacity: capacity)
+            self.cachedCapacity = 0
+        }
+        self.ownedBytes = capacity &* MemoryLayout<Float>.stride
         self.count = count
         self.release = nil
-        if count >= BufferCache.minimumFloats {
-            let capacity = BufferCache.capacity(for: count)
-            self.base = BufferCache.take(capacity: capacity)
-            self.cachedCapacity = capacity
-            return
-        }
-        // malloc's 16-byte alignment suffices: kernels load SIMD vectors
-        // unaligned. At least one element, so `base` is never null.
-        guard let raw = malloc(max(count, 1) * MemoryLayout<Float>.stride) else {
-            fatalError("metaswift: out of memory allocating \(count) floats")
-        }
-        self.base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        self.cachedCapacity = 0
     }
 
     /// Memory owned by someone else; `release` is called once, on deinit.
@@ -48,12 +63,14 @@ public final class Storage: @unchecked Sendable {
         self.count = count
         self.release = release
         self.cachedCapacity = 0
+        self.ownedBytes = 0
     }
 
     deinit {
-        if let release { release() } else if cachedCapacity > 0 {
-            BufferCache.give(base, capacity: cachedCapacity)
-        } else { free(base) }
+        if let release { release() } else {
+            MemoryLimit.release(bytes: ownedBytes)
+            if cachedCapacity > 0 { BufferCache.give(base, capacity: cachedCapacity) } else { free(base) }
+        }
     }
 }
 
@@ -118,7 +135,7 @@ public enum BufferCache {
         limitBytes = saved
     }
 
-    static func take(capacity: Int) -> UnsafeMutablePointer<Float> {
+    static func take(capacity: Int) throws -> UnsafeMutablePointer<Float> {
         if let p = state.withLock({ s -> UnsafeMutablePointer<Float>? in
             guard var list = s.free[capacity], let p = list.popLast() else { return nil }
             s.free[capacity] = list.isEmpty ? nil : list
@@ -126,7 +143,7 @@ public enum BufferCache {
             return p
         }) { return p }
         guard let raw = malloc(capacity * MemoryLayout<Float>.stride) else {
-            fatalError("metaswift: out of memory allocating \(capacity) floats")
+            throw MetaError.memory("out of memory: malloc refused \(capacity) floats (\(capacity >> 18) MiB)")
         }
         return raw.bindMemory(to: Float.self, capacity: capacity)
     }

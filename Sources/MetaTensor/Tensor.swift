@@ -29,7 +29,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     /// A tensor whose buffer the caller fills through `body` (every element).
     public static func make(shape: [Int], _ body: (UnsafeMutablePointer<Float>, Int) throws -> Void) throws -> Tensor {
         let n = try ShapeMath.count(shape)
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         try body(s.base, n)
         return Tensor(unchecked: s, shape: shape, count: n)
     }
@@ -40,7 +40,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         guard n == scalars.count else {
             throw MetaError.shape("shape \(shape) needs \(n) values, got \(scalars.count)")
         }
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         scalars.withUnsafeBufferPointer { src in
             if n > 0 { s.base.update(from: src.baseAddress!, count: n) }
         }
@@ -48,8 +48,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// A rank-0 tensor.
-    public init(_ value: Float) {
-        let s = Storage(uninitializedCount: 1)
+    public init(_ value: Float) throws {
+        let s = try Storage(uninitializedCount: 1)
         s.base.pointee = value
         self.init(unchecked: s, shape: [], count: 1)
     }
@@ -101,8 +101,8 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// A new storage with the same elements.
-    public func copy() -> Tensor {
-        let s = Storage(uninitializedCount: count)
+    public func copy() throws -> Tensor {
+        let s = try Storage(uninitializedCount: count)
         if count > 0 { s.base.update(from: storage.base, count: count) }
         return Tensor(unchecked: s, shape: shape, count: count)
     }

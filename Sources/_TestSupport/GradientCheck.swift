@@ -100,7 +100,7 @@ public func checkGradients(at xs: [Tensor], order: Int = 2, eps: Float = 1e-2, r
             // Second order: v·H·u.
             let hu = try Autodiff.grad(at: xs.map { Variable($0) }) { vars in
                 let gs = try Autodiff.grad(at: vars, createGraph: true) { try s($0) }
-                var acc = Variable(Float(0))
+                var acc = try Variable(Float(0))
                 for (gi, ui) in zip(gs, u) { acc = try acc + (gi * Variable(ui)).sum() }
                 return acc
             }

@@ -129,15 +129,15 @@ final class ChannelsLastGradTests: XCTestCase {
         for (shape, f, k, s, p) in winogradCases.prefix(4) {
             let o = Conv2dOptions(stride: s, padding: p)
             let xs = [shape[0], shape[2], shape[3], shape[1]], ws = [f, k.0, k.1, shape[1]]
-            func small(_ shape: [Int]) -> Tensor { rng.tensor(shape).affine(scale: 0.1, shift: 0) }
-            checkGradients(at: [small(xs), small(ws), rng.tensor([f])]) { v in
+            func small(_ shape: [Int]) throws -> Tensor { try rng.tensor(shape).affine(scale: 0.1, shift: 0) }
+            checkGradients(at: [try small(xs), try small(ws), rng.tensor([f])]) { v in
                 try Variable.conv2dNHWC(v[0], v[1], bias: v[2], o).tanh()
             }
             let ys = try Tensor.conv2dNHWC(rng.tensor(xs), rng.tensor(ws), bias: nil, stride: s, padding: p).shape
-            checkGradients(at: [small(ys), small(ws)]) { v in
+            checkGradients(at: [try small(ys), try small(ws)]) { v in
                 try Variable.convNHWCBackwardInput(v[0], v[1], imageShape: xs, o).tanh()
             }
-            checkGradients(at: [small(ys), small(xs)]) { v in
+            checkGradients(at: [try small(ys), try small(xs)]) { v in
                 try Variable.convNHWCBackwardWeight(v[0], v[1], kernelSize: k, o).tanh()
             }
         }
@@ -171,7 +171,7 @@ final class ChannelsLastGradTests: XCTestCase {
         for shape in [[6, 5], [2, 3, 4, 8], [3, 5, 5, 16], [40, 30, 9]] {
             let c = shape.last!
             // A large mean and a small spread: the kernel must not lose digits.
-            let x = Variable(rng.tensor(shape).affine(scale: 0.5, shift: 20))
+            let x = Variable(try rng.tensor(shape).affine(scale: 0.5, shift: 20))
             let gamma = Variable(rng.tensor([c])), beta = Variable(rng.tensor([c]))
             assertClose(try Variable.batchNormChannelsLast(x, gamma: gamma, beta: beta, eps: 1e-5).value,
                         try composedNorm(x, gamma, beta, eps: 1e-5).value, rtol: 1e-3, atol: 1e-4, "\(shape)")
@@ -189,8 +189,8 @@ final class ChannelsLastGradTests: XCTestCase {
     /// Statistics gathered by the convolution's chunks equal those of its output.
     func testConvStatisticsMatchOutputStatistics() throws {
         for (shape, f, k, s, p) in cases {
-            let x = rng.tensor([shape[0], shape[2], shape[3], shape[1]]).affine(scale: 1, shift: 3)
-            let w = rng.tensor([f, k.0, k.1, shape[1]]), b = rng.tensor([f]).affine(scale: 5, shift: 0)
+            let x = try rng.tensor([shape[0], shape[2], shape[3], shape[1]]).affine(scale: 1, shift: 3)
+            let w = rng.tensor([f, k.0, k.1, shape[1]]), b = try rng.tensor([f]).affine(scale: 5, shift: 0)
             let (y, mean, invStd) = try Tensor.conv2dNHWCWithStatistics(x, w, bias: b, stride: s, padding: p, eps: 1e-5)
             assertClose(y, try Tensor.conv2dNHWC(x, w, bias: b, stride: s, padding: p), rtol: 0, atol: 0)
             let (m, v) = try y.channelStatistics(eps: 1e-5)
@@ -277,7 +277,7 @@ final class ChannelsLastGradTests: XCTestCase {
     func testMaxPoolMatchesComposition() throws {
         for (shape, k) in [([2, 16, 6, 6], 2), ([1, 3, 7, 5], 2), ([2, 9, 7, 7], 3)] {
             // Ties included: values on a coarse grid, and zeros as after a ReLU.
-            let x = Variable(rng.tensor(shape).affine(scale: 2, shift: 0).map(.relu))
+            let x = Variable(try rng.tensor(shape).affine(scale: 2, shift: 0).map(.relu))
             let rounded = Variable(try Tensor(shape: shape, scalars: x.scalars.map { ($0 * 2).rounded() / 2 }))
             let fused = try nchw(try nhwc(rounded).maxPoolNHWC(kernelSize: k))
             assertClose(fused.value, try composedPool(rounded, k).value, rtol: 0, atol: 0)

@@ -97,7 +97,7 @@ final class LayoutGradTests: XCTestCase {
         checkGradients(at: [a, b, c]) { v in try Variable.concat(v, axis: -1).square() }
         checkGradients(at: [rng.tensor([1, 3]), rng.tensor([2, 3])]) { v in try Variable.concat(v, axis: 0).square() }
         // Products across parts make the mixed second derivatives non-zero.
-        checkGradients(at: [a, a.affine(scale: 0.5, shift: 0)]) { v in
+        checkGradients(at: [a, try a.affine(scale: 0.5, shift: 0)]) { v in
             let cat = try Variable.concat(v, axis: 0)
             return try cat * cat.sum(axes: [0], keepDims: true)
         }

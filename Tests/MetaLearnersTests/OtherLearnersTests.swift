@@ -25,8 +25,8 @@ final class OtherLearnersTests: XCTestCase {
         // The rates' gradient against finite differences of the meta-loss.
         let k = model.parameterCount
         let eps: Float = 1e-2
-        let bumped = meta.enumerated().map { i, t in i == k ? t.affine(scale: 1, shift: eps) : t }
-        let dropped = meta.enumerated().map { i, t in i == k ? t.affine(scale: 1, shift: -eps) : t }
+        let bumped = try meta.enumerated().map { i, t in i == k ? try t.affine(scale: 1, shift: eps) : t }
+        let dropped = try meta.enumerated().map { i, t in i == k ? try t.affine(scale: 1, shift: -eps) : t }
         let numeric = Double(try msgd.metaLossAndGrad(bumped, tasks: tasks).loss - msgd.metaLossAndGrad(dropped, tasks: tasks).loss) / Double(2 * eps)
         assertClose(Double(a.grads[k].scalars.reduce(0, +)), numeric, rtol: 2e-2, atol: 1e-4)
     }

@@ -17,7 +17,7 @@ final class InnerUpdateTests: XCTestCase {
     }
 
     func loss(_ p: [Variable], _ t: Task) throws -> Variable {
-        let out = (try Variable.matmul(t.x, p[0]) + p[1]).tanh()
+        let out = try (try Variable.matmul(t.x, p[0]) + p[1]).tanh()
         return try (out - t.y).square().mean()
     }
 
@@ -64,9 +64,9 @@ final class InnerUpdateTests: XCTestCase {
         return try loss(try sgdStep(params: p, grads: g, learningRates: rates), query)
     }
 
-    func testMetaSGDToSecondOrder() {
+    func testMetaSGDToSecondOrder() throws {
         let (support, query) = (task(), task())
-        let at = [rng.tensor([3, 2]), rng.tensor([2]), rng.tensor([3, 2], 0.1, 0.6), Tensor(0.3)]
+        let at = [rng.tensor([3, 2]), rng.tensor([2]), rng.tensor([3, 2], 0.1, 0.6), try Tensor(0.3)]
         checkGradients(at: at) { v in try self.metaSGDQueryLoss(v, support: support, query: query) }
     }
 

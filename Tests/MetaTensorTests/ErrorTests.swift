@@ -27,8 +27,8 @@ final class ErrorTests: XCTestCase {
         assertThrows(.invalidArgument, try ShapeMath.count([0, -1]))
     }
 
-    func testStorageShapeMismatch() {
-        let s = Storage(uninitializedCount: 6)
+    func testStorageShapeMismatch() throws {
+        let s = try Storage(uninitializedCount: 6)
         assertThrows(.shapeMismatch, try Tensor(storage: s, shape: [2, 2]))
         assertThrows(.invalidArgument, try Tensor(storage: s, shape: [-2, -3]))
         XCTAssertNoThrow(try Tensor(storage: s, shape: [3, 2]))
@@ -57,7 +57,7 @@ final class ErrorTests: XCTestCase {
         XCTAssertTrue(x.isFinite)
         XCTAssertFalse(try Tensor(shape: [2], scalars: [1, .nan]).isFinite)
         XCTAssertFalse(try Tensor(shape: [2], scalars: [-.infinity, 1]).isFinite)
-        let c = x.copy()
+        let c = try x.copy()
         XCTAssertFalse(c.storage === x.storage)
         assertExactly(c, [2, 2], [1, 2, 3, 4])
         assertExactly(try Tensor.full([2, 1], 7), [2, 1], [7, 7])

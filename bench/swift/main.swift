@@ -107,7 +107,7 @@ do {
     t = now()
     for _ in 0..<reps { _ = try pool.map(2) { _ in try maml.metaLossAndGrad(params, tasks: tasks) } }
     let parallel = now() - t
-    let copies = [params.map { $0.copy() }, params.map { $0.copy() }]
+    let copies = [try params.map { try $0.copy() }, try params.map { try $0.copy() }]
     let mamls = [try MAML(model: try MLP(sizes: [1, 40, 40, 1]), innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1)),
                  try MAML(model: try MLP(sizes: [1, 40, 40, 1]), innerLR: 0.01, innerSteps: 1, pool: WorkerPool(threads: 1))]
     t = now()

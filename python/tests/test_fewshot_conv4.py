@@ -126,7 +126,7 @@ def test_bad_inputs_are_refused(x, match):
     ({"image_size": 0}, r"^image_size: must be > 0, got 0"),
     ({"outputs": 0}, r"^outputs: must be >= 1, got 0"),
     ({"hidden": 2**40}, r"^hidden: \d+ is too large"),
-    ({"hidden": 40000}, r"^hidden: needs \d+ floats, more than this machine's memory"),
+    ({"hidden": 40000}, r"^hidden: needs \d+ MiB, more than the \d+ MiB this process can allocate now"),
     ({"hidden": 1.5}, r"^hidden: expected an integer"),
     ({"seed": -1}, r"^seed: expected an integer"),
 ])

@@ -122,7 +122,7 @@ def test_bad_learner_arguments(model, make, match):
     (lambda: ms.data.Sinusoid(5, -1), r"^queries: must be > 0, got -1"),
     (lambda: ms.data.Sinusoid(5.5, 5), r"^shots: expected an integer"),
     (lambda: ms.data.Sinusoid(5, 2**70), r"^queries: \d+ is outside the int64 range"),
-    (lambda: ms.data.Sinusoid(2**40, 5), r"^shots: needs \d+ floats, more than this machine's memory"),
+    (lambda: ms.data.Sinusoid(2**40, 5), r"^shots: needs \d+ MiB, more than the \d+ MiB this process can allocate now"),
     (lambda: ms.data.Sinusoid(5, 5, amplitude=(5, 1)), r"^amplitude: lower bound 5\.0 exceeds upper bound 1\.0"),
     (lambda: ms.data.Sinusoid(5, 5, phase=(0, NAN)), r"^phase: bounds must be finite"),
     (lambda: ms.data.Sinusoid(5, 5, x_range=(-math.inf, 0)), r"^x_range: bounds must be finite"),
@@ -153,7 +153,7 @@ def test_bad_taskset_and_optimizer_arguments(make, match):
     ({"steps": "many"}, r"^steps: expected an integer"),
     ({"meta_batch_size": 0}, r"^meta_batch_size: must be > 0, got 0"),
     ({"meta_batch_size": -3}, r"^meta_batch_size: must be > 0, got -3"),
-    ({"meta_batch_size": 2**40}, r"^meta_batch_size: needs \d+ floats, more than this machine's memory"),
+    ({"meta_batch_size": 2**40}, r"^meta_batch_size: needs \d+ MiB, more than the \d+ MiB this process can allocate now"),
     ({"seed": -1}, r"^seed: expected an integer in \[0, 2\*\*64\)"),
     ({"seed": 2**64}, r"^seed: expected an integer"),
     ({"optimizer": "adam"}, r"^optimizer: expected a metaswift\.optim optimizer"),
@@ -265,4 +265,23 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_finite_parameters():
     history = info.value.history
     assert history.interrupted and len(history) < 50 and learner.history is history
     assert np.all(np.isfinite(history.losses))
+    assert all(np.all(np.isfinite(p)) for p in model.parameters())
+
+
+def test_a_fit_stopped_by_a_non_finite_loss_keeps_the_last_parameters_whose_loss_was_finite():
+    # Adam's first step moves every weight by about lr: finite parameters
+    # (~3.4e38) whose meta-loss at step 2 is not. The model must not keep them.
+    model = ms.nn.MLP([1, 8, 1], seed=0)
+    start = [p.copy() for p in model.parameters()]
+    learner = ms.MAML(model, inner_lr=0.01)
+    with pytest.raises(ms.Error, match=r"^meta-loss became \S+ at step 2; lower the learning rates\. The "
+                                       r"meta-parameters are those after step 0, the last whose meta-loss was finite"
+                       ) as info:
+        learner.fit(ms.data.Sinusoid(5, 5), meta_batch_size=2, steps=5, optimizer=ms.optim.Adam(lr=3.4e38),
+                    progress=False)
+    for p, q in zip(model.parameters(), start):
+        np.testing.assert_array_equal(p, q)
+    assert len(info.value.history) == 0 and info.value.history.interrupted
+    # The run can go on from there, with a sane rate, as a resumed fit.
+    learner.fit(ms.data.Sinusoid(5, 5), meta_batch_size=2, steps=2, progress=False)
     assert all(np.all(np.isfinite(p)) for p in model.parameters())

@@ -47,19 +47,19 @@ extension Variable {
     }
 
     /// scale * x + shift with constant scalars: one pass, one node.
-    public func affine(scale: Float, shift: Float = 0) -> Variable {
-        record("affine", value.affine(scale: scale, shift: shift), self) { g, _, _ in
-            [g.affine(scale: scale)]
+    public func affine(scale: Float, shift: Float = 0) throws -> Variable {
+        try record("affine", try value.affine(scale: scale, shift: shift), self) { g, _, _ in
+            [try g.affine(scale: scale)]
         }
     }
 
-    public static prefix func - (a: Variable) -> Variable { a.affine(scale: -1) }
-    public static func + (a: Variable, b: Float) -> Variable { a.affine(scale: 1, shift: b) }
-    public static func + (a: Float, b: Variable) -> Variable { b.affine(scale: 1, shift: a) }
-    public static func - (a: Variable, b: Float) -> Variable { a.affine(scale: 1, shift: -b) }
-    public static func - (a: Float, b: Variable) -> Variable { b.affine(scale: -1, shift: a) }
-    public static func * (a: Variable, b: Float) -> Variable { a.affine(scale: b) }
-    public static func * (a: Float, b: Variable) -> Variable { b.affine(scale: a) }
-    public static func / (a: Variable, b: Float) -> Variable { a.affine(scale: 1 / b) }
+    public static prefix func - (a: Variable) throws -> Variable { try a.affine(scale: -1) }
+    public static func + (a: Variable, b: Float) throws -> Variable { try a.affine(scale: 1, shift: b) }
+    public static func + (a: Float, b: Variable) throws -> Variable { try b.affine(scale: 1, shift: a) }
+    public static func - (a: Variable, b: Float) throws -> Variable { try a.affine(scale: 1, shift: -b) }
+    public static func - (a: Float, b: Variable) throws -> Variable { try b.affine(scale: -1, shift: a) }
+    public static func * (a: Variable, b: Float) throws -> Variable { try a.affine(scale: b) }
+    public static func * (a: Float, b: Variable) throws -> Variable { try b.affine(scale: a) }
+    public static func / (a: Variable, b: Float) throws -> Variable { try a.affine(scale: 1 / b) }
     public static func / (a: Float, b: Variable) throws -> Variable { try b.reciprocal() * a }
 }

@@ -5,41 +5,41 @@ import MetaTensor
 // how the output depends on the input.
 
 extension Variable {
-    public func exp() -> Variable {
-        record("exp", value.map(.exp), self) { g, _, y in [try g * y] }
+    public func exp() throws -> Variable {
+        try record("exp", try value.map(.exp), self) { g, _, y in [try g * y] }
     }
 
-    public func log() -> Variable {
-        record("log", value.map(.log), self) { g, x, _ in [try g / x[0]] }
+    public func log() throws -> Variable {
+        try record("log", try value.map(.log), self) { g, x, _ in [try g / x[0]] }
     }
 
-    public func sqrt() -> Variable {
-        record("sqrt", value.map(.sqrt), self) { g, _, y in [(try g / y) * 0.5] }
+    public func sqrt() throws -> Variable {
+        try record("sqrt", try value.map(.sqrt), self) { g, _, y in [try (g / y) * 0.5] }
     }
 
-    public func tanh() -> Variable {
-        record("tanh", value.map(.tanh), self) { g, _, y in [try g * (1 - y.square())] }
+    public func tanh() throws -> Variable {
+        try record("tanh", try value.map(.tanh), self) { g, _, y in [try g * (1 - y.square())] }
     }
 
-    public func sigmoid() -> Variable {
-        record("sigmoid", value.map(.sigmoid), self) { g, _, y in [try g * (try y * (1 - y))] }
+    public func sigmoid() throws -> Variable {
+        try record("sigmoid", try value.map(.sigmoid), self) { g, _, y in [try g * (try y * (1 - y))] }
     }
 
     /// max(x, 0); its derivative, the step function, is a constant mask.
-    public func relu() -> Variable {
-        record("relu", value.map(.relu), self) { g, x, _ in [try g * Variable(x[0].value.map(.step))] }
+    public func relu() throws -> Variable {
+        try record("relu", try value.map(.relu), self) { g, x, _ in [try g * Variable(x[0].value.map(.step))] }
     }
 
-    public func abs() -> Variable {
-        record("abs", value.map(.abs), self) { g, x, _ in [try g * Variable(x[0].value.map(.sign))] }
+    public func abs() throws -> Variable {
+        try record("abs", try value.map(.abs), self) { g, x, _ in [try g * Variable(x[0].value.map(.sign))] }
     }
 
-    public func square() -> Variable {
-        record("square", value.map(.square), self) { g, x, _ in [try g * x[0] * 2] }
+    public func square() throws -> Variable {
+        try record("square", try value.map(.square), self) { g, x, _ in [try g * x[0] * 2] }
     }
 
     /// 1 / x; d/dx = -1/x² = -y².
-    public func reciprocal() -> Variable {
-        record("reciprocal", value.map(.reciprocal), self) { g, _, y in [try -(g * y.square())] }
+    public func reciprocal() throws -> Variable {
+        try record("reciprocal", try value.map(.reciprocal), self) { g, _, y in [try -(g * y.square())] }
     }
 }

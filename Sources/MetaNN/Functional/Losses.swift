@@ -27,7 +27,7 @@ public func softmaxCrossEntropy(logits: Variable, labels: [Int]) throws -> Varia
         for r in 0..<rows { p[r &* classes &+ labels[r]] = 1 }
     }
     let picked = try (try logits.logSoftmax(axis: -1) * Variable(mask)).sum()
-    return picked * (-1 / Float(rows))
+    return try picked * (-1 / Float(rows))
 }
 
 /// Mean over all elements of the binary cross-entropy between sigmoid(logits)
@@ -44,7 +44,7 @@ public func binaryCrossEntropyWithLogits(logits: Variable, targets: Variable) th
         throw MetaError.shape("binaryCrossEntropyWithLogits: targets shape \(targets.shape) differs from logits shape \(logits.shape)")
     }
     guard logits.count > 0 else { throw MetaError.shape("binaryCrossEntropyWithLogits: logits are empty") }
-    let m = logits.value.map(.relu)
+    let m = try logits.value.map(.relu)
     let softplus = try (try (logits - Variable(m)).exp() + Variable(m.affine(scale: -1, shift: 0).map(.exp))).log() + Variable(m)
     return try (softplus - logits * targets).mean()
 }

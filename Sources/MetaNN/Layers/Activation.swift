@@ -9,12 +9,12 @@ import MetaAutodiff
 public enum Activation: String, Model, Sendable, CaseIterable {
     case identity, relu, tanh, sigmoid
 
-    public func apply(_ x: Variable) -> Variable {
+    public func apply(_ x: Variable) throws -> Variable {
         switch self {
         case .identity: return x
-        case .relu: return x.relu()
-        case .tanh: return x.tanh()
-        case .sigmoid: return x.sigmoid()
+        case .relu: return try x.relu()
+        case .tanh: return try x.tanh()
+        case .sigmoid: return try x.sigmoid()
         }
     }
 
@@ -23,6 +23,6 @@ public enum Activation: String, Model, Sendable, CaseIterable {
 
     public func forward(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable {
         _ = try unpack(params, [], layer: "Activation.\(rawValue)")
-        return apply(x)
+        return try apply(x)
     }
 }

@@ -48,7 +48,7 @@ public struct MLP: Model, Sendable {
         for (k, layer) in layers.enumerated() {
             h = try layer.forward(params[start..<(start + per)], h)
             start += per
-            if k < layers.count - 1 { h = activation.apply(h) }
+            if k < layers.count - 1 { h = try activation.apply(h) }
         }
         return h
     }

@@ -54,7 +54,7 @@ extension MLP: TaskBatchedModel {
         for (k, layer) in layers.enumerated() {
             h = try layer.forwardBatched(params[start..<(start + per)], h)
             start += per
-            if k < layers.count - 1 { h = activation.apply(h) }
+            if k < layers.count - 1 { h = try activation.apply(h) }
         }
         return h
     }

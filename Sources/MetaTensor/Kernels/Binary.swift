@@ -43,14 +43,14 @@ func binary<K: BinaryKernel>(_ a: Tensor, _ b: Tensor, _: K.Type) throws -> Tens
     let pa = a.storage.base, pb = b.storage.base
     if a.shape == b.shape {
         let n = a.count
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         let y = s.base
         for i in 0..<n { y[i] = K.apply(pa[i], pb[i]) }
         return Tensor(unchecked: s, shape: a.shape, count: n)
     }
     let shape = try ShapeMath.broadcast(a.shape, b.shape)
     let n = try ShapeMath.count(shape)
-    let s = Storage(uninitializedCount: n)
+    let s = try Storage(uninitializedCount: n)
     let y = s.base
     if n == 0 { return Tensor(unchecked: s, shape: shape, count: 0) }
     if b.count == 1 {

@@ -24,12 +24,12 @@ extension Tensor {
         let (r, c) = try channelsLastMatrix("channelStatistics")
         guard r > 0 else { throw MetaError.shape("channelStatistics: no rows in \(shape)") }
         let x = storage.base
-        let sums = columnSums(rows: r, channels: c) { acc, rows in
+        let sums = try columnSums(rows: r, channels: c) { acc, rows in
             for row in rows { addFloats(acc, x + row &* c, c) }
         }
         let mean = try Tensor.make(shape: [c]) { p, _ in for j in 0..<c { p[j] = Float(sums[j] / Double(r)) } }
         let mp = mean.storage.base
-        let squares = columnSums(rows: r, channels: c) { acc, rows in
+        let squares = try columnSums(rows: r, channels: c) { acc, rows in
             for row in rows { squaredDeviations(acc, x + row &* c, mp, c) }
         }
         let invStd = try Tensor.make(shape: [c]) { p, _ in
@@ -42,7 +42,7 @@ extension Tensor {
     public func channelSums() throws -> Tensor {
         let (r, c) = try channelsLastMatrix("channelSums")
         let x = storage.base
-        let sums = columnSums(rows: r, channels: c) { acc, rows in
+        let sums = try columnSums(rows: r, channels: c) { acc, rows in
             for row in rows { addFloats(acc, x + row &* c, c) }
         }
         return try Tensor.make(shape: [c]) { p, _ in for j in 0..<c { p[j] = Float(sums[j]) } }
@@ -59,9 +59,9 @@ extension Tensor {
         for j in 0..<c { a[j] = gamma.storage.base[j] * invStd.storage.base[j] }
         let y = try Tensor.make(shape: shape) { _, _ in }
         let x = storage.base, yp = y.storage.base, mp = mean.storage.base, bp = beta.storage.base
-        a.withUnsafeBufferPointer { ap in
+        try a.withUnsafeBufferPointer { ap in
             let parts = Parts.count(units: r, costPerUnit: c)
-            _ = Parts.run(parts) { p in
+            _ = try Parts.run(parts) { p in
                 for row in Parts.range(p, of: parts, units: r) {
                     affineRow(yp + row &* c, x + row &* c, mp, ap.baseAddress!, bp, c)
                 }
@@ -79,7 +79,7 @@ extension Tensor {
         }
         let gp = g.storage.base, xp = x.storage.base, mp = mean.storage.base, sp = invStd.storage.base
         // One pass: the first C accumulators take g·x̂, the next C take g.
-        let sums = columnSums(rows: r, channels: 2 &* c) { acc, rows in
+        let sums = try columnSums(rows: r, channels: 2 &* c) { acc, rows in
             for row in rows { normSumsRow(acc, gp + row &* c, xp + row &* c, mp, sp, c) }
         }
         return try Tensor.make(shape: [2, c]) { p, _ in for j in 0..<(2 &* c) { p[j] = Float(sums[j]) } }
@@ -103,9 +103,9 @@ extension Tensor {
         }
         let dx = try Tensor.make(shape: x.shape) { _, _ in }
         let gp = g.storage.base, xp = x.storage.base, dp = dx.storage.base, mp = mean.storage.base
-        a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in d.withUnsafeBufferPointer { dq in
+        try a.withUnsafeBufferPointer { ap in try b.withUnsafeBufferPointer { bp in try d.withUnsafeBufferPointer { dq in
             let parts = Parts.count(units: r, costPerUnit: c)
-            _ = Parts.run(parts) { p in
+            _ = try Parts.run(parts) { p in
                 for row in Parts.range(p, of: parts, units: r) {
                     backwardRow(dp + row &* c, gp + row &* c, xp + row &* c, mp, ap.baseAddress!, bp.baseAddress!,
                                 dq.baseAddress!, c)
@@ -121,10 +121,10 @@ extension Tensor {
 /// given rows into `acc` (width floats, zeroed). Rows go in blocks whose Float
 /// sums are added into Double totals; parts' totals are added in part order.
 func columnSums(rows r: Int, channels width: Int,
-                _ body: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> [Double] {
+                _ body: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) throws -> [Double] {
     let block = 64
     let parts = Parts.count(units: (r + block - 1) / block, costPerUnit: block * width)
-    let partials = Parts.run(parts) { p -> [Double] in
+    let partials = try Parts.run(parts) { p -> [Double] in
         var total = [Double](repeating: 0, count: width)
         let acc = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(width, 1))
         defer { acc.deallocate() }

@@ -152,17 +152,17 @@ extension Tensor {
         let rpi = g.rowsPerImage, depth = g.depth
         let xp = x.storage.base, wp = w.storage.base, yp = y.storage.base, bp = bias?.storage.base
         if g.usesWinograd(filters: f) {
-            return (y, winogradConvolve(g, xp, wp, bias: bp, filters: f, into: yp, moments: moments))
+            return (y, try winogradConvolve(g, xp, wp, bias: bp, filters: f, into: yp, moments: moments))
         }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
         // Single-channel images are convolved directly (ConvSingleChannel.swift),
         // with the filters as (KH·KW, F).
         let direct = g.c == 1 && depth > 0
-        let wT = direct ? transposedFilters(wp, filters: f, taps: depth) : nil
-        let partMoments = Parts.run(parts) { p -> Moments? in
+        let wT = direct ? try transposedFilters(wp, filters: f, taps: depth) : nil
+        let partMoments = try Parts.run(parts) { p -> Moments? in
             let mine = Parts.range(p, of: parts, units: g.n)
             let per = g.imagesPerChunk(filters: f)
-            let scratch = Storage(uninitializedCount: direct ? 0 : Swift.min(per, mine.count) &* rpi &* depth)
+            let scratch = try Storage(uninitializedCount: direct ? 0 : Swift.min(per, mine.count) &* rpi &* depth)
             var acc = moments ? Moments(width: f) : nil
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
@@ -180,7 +180,7 @@ extension Tensor {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(f), Int32(depth), 1,
                                 scratch.base, Int32(depth), wp, Int32(depth), bp == nil ? 0 : 1, out, Int32(f))
                 }
-                acc?.merge(Moments(out, rows: rows, width: f))
+                acc?.merge(try Moments(out, rows: rows, width: f))
                 i0 = i1
             }
             return acc
@@ -208,16 +208,16 @@ extension Tensor {
         let rpi = g.rowsPerImage, depth = g.depth, plane = g.h &* g.w &* g.c
         let gp = dy.storage.base, wp = w.storage.base, xp = dx.storage.base
         if g.usesWinograd(filters: f) {
-            winogradBackwardInput(g, gp, wp, filters: f, into: xp)
+            try winogradBackwardInput(g, gp, wp, filters: f, into: xp)
             return dx
         }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
-        _ = Parts.run(parts) { p in
+        _ = try Parts.run(parts) { p in
             let mine = Parts.range(p, of: parts, units: g.n)
             zeroFloats(xp + mine.lowerBound &* plane, mine.count &* plane)
             if rpi == 0 || f == 0 { return 0 }
             let per = g.imagesPerChunk(filters: f)
-            let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
+            let scratch = try Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
@@ -246,27 +246,27 @@ extension Tensor {
         if size == 0 { return dw }
         let gp = dy.storage.base, xp = x.storage.base
         if g.usesWinograd(filters: f) {
-            winogradBackwardWeight(g, gp, xp, filters: f, into: dw.storage.base)
+            try winogradBackwardWeight(g, gp, xp, filters: f, into: dw.storage.base)
             return dw
         }
         let parts = Parts.count(units: g.n, costPerUnit: rpi &* depth &* f)
         // Part 0 accumulates into dw itself, the others into their own buffers,
         // which are then added in part order.
-        let partials = Parts.run(parts) { p -> Storage? in
+        let partials = try Parts.run(parts) { p -> Storage? in
             let mine = Parts.range(p, of: parts, units: g.n)
-            let acc = p == 0 ? dw.storage : Storage(uninitializedCount: size)
+            let acc = p == 0 ? dw.storage : try Storage(uninitializedCount: size)
             zeroFloats(acc.base, size)
             if rpi == 0 { return p == 0 ? nil : acc }
             if g.c == 1 {
                 // Directly (ConvSingleChannel.swift) into (KH·KW, F), then transposed.
-                let dwT = Storage(uninitializedCount: size)
+                let dwT = try Storage(uninitializedCount: size)
                 zeroFloats(dwT.base, size)
                 g.singleChannelWeightGradient(gp, xp, images: mine, filters: f, into: dwT.base)
                 for fi in 0..<f { for t in 0..<depth { acc.base[fi &* depth &+ t] += dwT.base[t &* f &+ fi] } }
                 return p == 0 ? nil : acc
             }
             let per = g.imagesPerChunk(filters: f)
-            let scratch = Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
+            let scratch = try Storage(uninitializedCount: Swift.min(per, mine.count) &* rpi &* depth)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
@@ -284,8 +284,8 @@ extension Tensor {
 }
 
 /// The filter bank w (F, taps) as (taps, F).
-private func transposedFilters(_ w: UnsafePointer<Float>, filters f: Int, taps: Int) -> Storage {
-    let t = Storage(uninitializedCount: f &* taps)
+private func transposedFilters(_ w: UnsafePointer<Float>, filters f: Int, taps: Int) throws -> Storage {
+    let t = try Storage(uninitializedCount: f &* taps)
     for fi in 0..<f { for k in 0..<taps { t.base[k &* f &+ fi] = w[fi &* taps &+ k] } }
     return t
 }
@@ -305,15 +305,15 @@ struct Moments {
     }
 
     /// The moments of `rows` rows of width `width` at `p` (two passes over data in cache).
-    init(_ p: UnsafePointer<Float>, rows: Int, width: Int) {
+    init(_ p: UnsafePointer<Float>, rows: Int, width: Int) throws {
         count = Double(rows)
-        let sums = columnSums(rows: rows, channels: width) { acc, range in
+        let sums = try columnSums(rows: rows, channels: width) { acc, range in
             for r in range { addFloats(acc, p + r &* width, width) }
         }
         mean = sums.map { $0 / Double(Swift.max(rows, 1)) }
         let m = mean.map { Float($0) }
-        m2 = m.withUnsafeBufferPointer { mp in
-            columnSums(rows: rows, channels: width) { acc, range in
+        m2 = try m.withUnsafeBufferPointer { mp in
+            try columnSums(rows: rows, channels: width) { acc, range in
                 for r in range { squaredDeviations(acc, p + r &* width, mp.baseAddress!, width) }
             }
         }

@@ -60,8 +60,8 @@ extension ConvNHWCGeometry {
     }
 
     /// U[p][c][f] = (G g Gᵀ)[p] for each filter f and channel c of w (F, 3, 3, C).
-    func winogradFilters(_ w: UnsafePointer<Float>, filters f: Int) -> Storage {
-        let u = Storage(uninitializedCount: 16 &* c &* f)
+    func winogradFilters(_ w: UnsafePointer<Float>, filters f: Int) throws -> Storage {
+        let u = try Storage(uninitializedCount: 16 &* c &* f)
         let up = u.base, cf = c &* f
         for fi in 0..<f {
             for ci in 0..<c {
@@ -148,9 +148,9 @@ extension ConvNHWCGeometry {
 
     /// V[p][t][·] = (Bᵀ d B)[p] for the tiles t of images `images`, numbered
     /// from the chunk's first tile (`v` holds 16 × tiles × C floats).
-    func winogradInput(_ x: UnsafePointer<Float>, images: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+    func winogradInput(_ x: UnsafePointer<Float>, images: Range<Int>, into v: UnsafeMutablePointer<Float>) throws {
         let plane = h &* w &* c, point = images.count &* tilesPerImage &* c
-        let zeros = Storage(uninitializedCount: c)
+        let zeros = try Storage(uninitializedCount: c)
         zeroFloats(zeros.base, c)
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { buf in
             let d = buf.baseAddress!
@@ -273,28 +273,28 @@ extension Tensor {
     /// Winograd forward of `convolve` (`g.usesWinograd`): y rows written, moments gathered per chunk.
     static func winogradConvolve(_ g: ConvNHWCGeometry, _ xp: UnsafePointer<Float>, _ wp: UnsafePointer<Float>,
                                  bias bp: UnsafePointer<Float>?, filters f: Int, into yp: UnsafeMutablePointer<Float>,
-                                 moments: Bool) -> Moments? {
-        let u = g.winogradFilters(wp, filters: f)
+                                 moments: Bool) throws -> Moments? {
+        let u = try g.winogradFilters(wp, filters: f)
         let c = g.c, tpi = g.tilesPerImage, rpi = g.rowsPerImage
         let parts = Parts.count(units: g.n, costPerUnit: tpi &* 16 &* c &* f)
-        let partMoments = Parts.run(parts) { p -> Moments? in
+        let partMoments = try Parts.run(parts) { p -> Moments? in
             let mine = Parts.range(p, of: parts, units: g.n)
             let per = g.winogradImagesPerChunk(filters: f)
             let most = Swift.min(per, mine.count) &* tpi &* 16
-            let v = Storage(uninitializedCount: most &* c), m = Storage(uninitializedCount: most &* f)
+            let v = try Storage(uninitializedCount: most &* c), m = try Storage(uninitializedCount: most &* f)
             var acc = moments ? Moments(width: f) : nil
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
                 let tiles = (i1 &- i0) &* tpi
-                g.winogradInput(xp, images: i0..<i1, into: v.base)
+                try g.winogradInput(xp, images: i0..<i1, into: v.base)
                 for q in 0..<16 {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(tiles), Int32(f), Int32(c), 1,
                                 v.base + q &* tiles &* c, Int32(c), u.base + q &* c &* f, Int32(f), 0,
                                 m.base + q &* tiles &* f, Int32(f))
                 }
                 g.winogradOutput(m.base, images: i0..<i1, filters: f, bias: bp, into: yp)
-                acc?.merge(Moments(yp + i0 &* rpi &* f, rows: (i1 &- i0) &* rpi, width: f))
+                acc?.merge(try Moments(yp + i0 &* rpi &* f, rows: (i1 &- i0) &* rpi, width: f))
                 i0 = i1
             }
             return acc
@@ -307,16 +307,16 @@ extension Tensor {
 
     /// Winograd input cotangent: dx (zeroed here) of images from dy and w.
     static func winogradBackwardInput(_ g: ConvNHWCGeometry, _ gp: UnsafePointer<Float>, _ wp: UnsafePointer<Float>,
-                                      filters f: Int, into xp: UnsafeMutablePointer<Float>) {
-        let u = g.winogradFilters(wp, filters: f)
+                                      filters f: Int, into xp: UnsafeMutablePointer<Float>) throws {
+        let u = try g.winogradFilters(wp, filters: f)
         let c = g.c, tpi = g.tilesPerImage, plane = g.h &* g.w &* c
         let parts = Parts.count(units: g.n, costPerUnit: tpi &* 16 &* c &* f)
-        _ = Parts.run(parts) { p in
+        _ = try Parts.run(parts) { p in
             let mine = Parts.range(p, of: parts, units: g.n)
             zeroFloats(xp + mine.lowerBound &* plane, mine.count &* plane)
             let per = g.winogradImagesPerChunk(filters: f)
             let most = Swift.min(per, mine.count) &* tpi &* 16
-            let dm = Storage(uninitializedCount: most &* f), dv = Storage(uninitializedCount: most &* c)
+            let dm = try Storage(uninitializedCount: most &* f), dv = try Storage(uninitializedCount: most &* c)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
@@ -336,22 +336,22 @@ extension Tensor {
 
     /// Winograd weight cotangent: dw (F, 3, 3, C) from dy and x.
     static func winogradBackwardWeight(_ g: ConvNHWCGeometry, _ gp: UnsafePointer<Float>, _ xp: UnsafePointer<Float>,
-                                       filters f: Int, into dw: UnsafeMutablePointer<Float>) {
+                                       filters f: Int, into dw: UnsafeMutablePointer<Float>) throws {
         let c = g.c, tpi = g.tilesPerImage, size = 16 &* c &* f
         let parts = Parts.count(units: g.n, costPerUnit: tpi &* 16 &* c &* f)
         // Each part sums its dU; the parts' sums are added in part order.
-        let partials = Parts.run(parts) { p -> Storage in
+        let partials = try Parts.run(parts) { p -> Storage in
             let mine = Parts.range(p, of: parts, units: g.n)
-            let du = Storage(uninitializedCount: size)
+            let du = try Storage(uninitializedCount: size)
             zeroFloats(du.base, size)
             let per = g.winogradImagesPerChunk(filters: f)
             let most = Swift.min(per, mine.count) &* tpi &* 16
-            let v = Storage(uninitializedCount: most &* c), dm = Storage(uninitializedCount: most &* f)
+            let v = try Storage(uninitializedCount: most &* c), dm = try Storage(uninitializedCount: most &* f)
             var i0 = mine.lowerBound
             while i0 < mine.upperBound {
                 let i1 = Swift.min(i0 &+ per, mine.upperBound)
                 let tiles = (i1 &- i0) &* tpi
-                g.winogradInput(xp, images: i0..<i1, into: v.base)
+                try g.winogradInput(xp, images: i0..<i1, into: v.base)
                 g.winogradOutputAdjoint(gp, images: i0..<i1, filters: f, into: dm.base)
                 for q in 0..<16 {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(c), Int32(f), Int32(tiles), 1,

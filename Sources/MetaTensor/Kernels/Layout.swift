@@ -82,7 +82,7 @@ extension Tensor {
     /// Copies the strided view (shape, strides, offset) of this storage into a new tensor.
     func strideCopy(shape outShape: [Int], strides str: [Int], offset: Int) throws -> Tensor {
         let n = try ShapeMath.count(outShape)
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         if n == 0 { return Tensor(unchecked: s, shape: outShape, count: 0) }
         let x = storage.base + offset, y = s.base
         let r = outShape.count

@@ -31,7 +31,7 @@ extension Tensor {
         let g = PoolGeometry(shape, k)
         let x = storage.base, yp = y.storage.base
         if k == 2 && g.c % 8 == 0 {
-            g.pairs { ins, out in
+            try g.pairs { ins, out in
                 for j in stride(from: 0, to: g.c, by: 8) {
                     let m = max4(load8(x + (ins.0 &+ j)), load8(x + (ins.1 &+ j)), load8(x + (ins.2 &+ j)),
                                  load8(x + (ins.3 &+ j)))
@@ -75,7 +75,7 @@ extension Tensor {
         let geo = PoolGeometry(x.shape, k)
         let xp = x.storage.base, gp = g.storage.base, dp = dx.storage.base
         if k == 2 && geo.c % 8 == 0 {
-            geo.pairs { ins, out in
+            try geo.pairs { ins, out in
                 for j in stride(from: 0, to: geo.c, by: 8) {
                     let (h0, h1, h2, h3, count, m) = hits4(xp, ins, j)
                     var share = load8(gp + (out &+ j)) / count
@@ -109,7 +109,7 @@ extension Tensor {
         let geo = PoolGeometry(x.shape, k)
         let xp = x.storage.base, hp = h.storage.base, yp = y.storage.base
         if k == 2 && geo.c % 8 == 0 {
-            geo.pairs { ins, out in
+            try geo.pairs { ins, out in
                 for j in stride(from: 0, to: geo.c, by: 8) {
                     let (h0, h1, h2, h3, count, m) = hits4(xp, ins, j)
                     var s = h0 * load8(hp + (ins.0 &+ j))
@@ -196,9 +196,9 @@ struct PoolGeometry {
     /// 2x2 windows: `body((top-left, top-right, bottom-left, bottom-right), out)`
     /// with the input offsets of channel 0; images are split into parts for the pool.
     @inline(__always)
-    func pairs(_ body: ((Int, Int, Int, Int), Int) -> Void) {
+    func pairs(_ body: ((Int, Int, Int, Int), Int) -> Void) throws {
         let parts = Parts.count(units: n, costPerUnit: h &* w &* c)
-        _ = Parts.run(parts) { p in
+        _ = try Parts.run(parts) { p in
             for img in Parts.range(p, of: parts, units: n) {
                 for i in 0..<oh { rowWindows(img, i, body) }
             }

@@ -34,9 +34,9 @@ public enum NormPool {
         let z = try Tensor.make(shape: [geo.n, geo.oh, geo.ow, geo.c]) { _, _ in }
         let a = scales(gamma, invStd)
         let xp = x.storage.base, zp = z.storage.base, mp = mean.storage.base, bp = beta.storage.base
-        a.withUnsafeBufferPointer { ap in
+        try a.withUnsafeBufferPointer { ap in
             let ap = ap.baseAddress!
-            geo.pairs { ins, out in
+            try geo.pairs { ins, out in
                 for j in stride(from: 0, to: geo.c, by: 8) {
                     let (m, b, s) = (load8(mp + j), load8(bp + j), load8(ap + j))
                     let y = max4(multiplyAdd(b, load8(xp + (ins.0 &+ j)) - m, s), multiplyAdd(b, load8(xp + (ins.1 &+ j)) - m, s),
@@ -59,9 +59,9 @@ public enum NormPool {
         let a = scales(gamma, invStd)
         let xp = x.storage.base, gp = g.storage.base, mp = mean.storage.base, bp = beta.storage.base, sp = invStd.storage.base
         let parts = Parts.count(units: geo.n, costPerUnit: geo.h &* geo.w &* c)
-        let partials = a.withUnsafeBufferPointer { ab -> [[Double]] in
+        let partials = try a.withUnsafeBufferPointer { ab -> [[Double]] in
             let ap = ab.baseAddress!
-            return Parts.run(parts) { p in
+            return try Parts.run(parts) { p in
                 var total = [Double](repeating: 0, count: 2 &* c)
                 let acc = UnsafeMutablePointer<Float>.allocate(capacity: 2 &* c)
                 defer { acc.deallocate() }
@@ -114,10 +114,10 @@ public enum NormPool {
         }
         let dx = try Tensor.make(shape: x.shape) { _, _ in }
         let xp = x.storage.base, gp = g.storage.base, mp = mean.storage.base, bp = beta.storage.base, dp = dx.storage.base
-        a.withUnsafeBufferPointer { ab in bb.withUnsafeBufferPointer { bbb in d.withUnsafeBufferPointer { db in
+        try a.withUnsafeBufferPointer { ab in try bb.withUnsafeBufferPointer { bbb in try d.withUnsafeBufferPointer { db in
             let (ap, Bp, Dp) = (ab.baseAddress!, bbb.baseAddress!, db.baseAddress!)
             let parts = Parts.count(units: geo.n, costPerUnit: geo.h &* geo.w &* c)
-            _ = Parts.run(parts) { p in
+            _ = try Parts.run(parts) { p in
                 for img in Parts.range(p, of: parts, units: geo.n) {
                     // Positions no window covers (odd H or W) get G = 0.
                     for row in 0..<geo.h {

@@ -34,16 +34,17 @@ enum Parts {
     }
 
     /// Runs `body` for each part, on the shared pool when there is more than one.
-    static func run<T>(_ parts: Int, _ body: (Int) -> T) -> [T] {
+    /// A part that throws (its scratch memory could not be had) makes the
+    /// whole call throw, once every part has finished.
+    static func run<T>(_ parts: Int, _ body: (Int) throws -> T) throws -> [T] {
         if parts == 1 {
             let blas = openblas_get_num_threads()
-            if blas == 1 { return [body(0)] }
+            if blas == 1 { return [try body(0)] }
             openblas_set_num_threads(1)
             defer { openblas_set_num_threads(blas) }
-            return [body(0)]
+            return [try body(0)]
         }
-        // The body does not throw, so neither does map.
-        return (try? WorkerPool.shared.map(parts) { body($0) }) ?? []
+        return try WorkerPool.shared.map(parts, body)
     }
 }
 

@@ -12,11 +12,11 @@ extension Tensor {
     }
 
     /// The sum of all elements as a rank-0 tensor.
-    public func sumAll() -> Tensor {
+    public func sumAll() throws -> Tensor {
         var acc: Float = 0
         let p = storage.base
         for i in 0..<count { acc += p[i] }
-        return Tensor(acc)
+        return try Tensor(acc)
     }
 
     public func reduce(_ op: ReduceOp, axes: [Int], keepDims: Bool) throws -> Tensor {
@@ -28,7 +28,7 @@ extension Tensor {
         }
         let outShape = keepDims ? kept : shape.enumerated().filter { !ax.contains($0.offset) }.map { $0.element }
         let outCount = try ShapeMath.count(kept)
-        let s = Storage(uninitializedCount: outCount)
+        let s = try Storage(uninitializedCount: outCount)
         let y = s.base
         let x = storage.base
         let initial: Float = op == .sum ? 0 : -.infinity

@@ -13,9 +13,9 @@ public enum UnaryOp: String, Sendable, CaseIterable {
 }
 
 extension Tensor {
-    public func map(_ op: UnaryOp) -> Tensor {
+    public func map(_ op: UnaryOp) throws -> Tensor {
         let n = count
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         let x = storage.base, y = s.base
         switch op {
         case .neg: for i in 0..<n { y[i] = -x[i] }
@@ -40,9 +40,9 @@ extension Tensor {
     }
 
     /// a * x + b elementwise, in one pass.
-    public func affine(scale a: Float, shift b: Float) -> Tensor {
+    public func affine(scale a: Float, shift b: Float) throws -> Tensor {
         let n = count
-        let s = Storage(uninitializedCount: n)
+        let s = try Storage(uninitializedCount: n)
         let x = storage.base, y = s.base
         for i in 0..<n { y[i] = a * x[i] + b }
         return Tensor(unchecked: s, shape: shape, count: n)
