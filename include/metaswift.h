@@ -61,6 +61,12 @@ extern "C" {
 
 /* Largest rank accepted for a shape. */
 #define MS_MAX_RANK 64
+/* Most inner steps one call takes (learners' inner_steps, adapt, predict,
+ * evaluate): papers adapt for 1 to 100 steps, fine-tuning protocols for a few
+ * hundred; a native loop longer than this could not be interrupted. */
+#define MS_MAX_INNER_STEPS 10000
+/* Most episodes one evaluation call draws (600 is the convention). */
+#define MS_MAX_EPISODES 1000000
 
 /* ---- Handles ----------------------------------------------------------- */
 

@@ -26,6 +26,9 @@ public struct Sinusoid: TaskDistribution, Sendable {
         self.input = input
     }
 
+    /// x and y of the support and query points.
+    public var floatsPerTask: Int { saturatingProduct([2, shots &+ queries < 0 ? Int.max : shots &+ queries]) }
+
     /// Amplitude and phase of a task, then its points.
     public func sample(rng: inout RNG) throws -> Task {
         let a = rng.uniform(amplitude.lowerBound, amplitude.upperBound)

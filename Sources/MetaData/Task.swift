@@ -44,8 +44,22 @@ public struct Task: Sendable {
 
 /// A distribution over tasks. Sampling is driven by the caller's generator,
 /// so a fixed seed gives the same sequence of tasks.
+/// The product of non-negative `factors`, or Int.max when it overflows.
+func saturatingProduct(_ factors: [Int]) -> Int {
+    var p = 1
+    for f in factors {
+        let (q, overflow) = p.multipliedReportingOverflow(by: f)
+        if overflow { return Int.max }
+        p = q
+    }
+    return p
+}
+
 public protocol TaskDistribution {
     func sample(rng: inout RNG) throws -> Task
+    /// Floats one sampled task holds (inputs and targets of both sets), for
+    /// refusing up front what memory cannot hold; saturates at Int.max.
+    var floatsPerTask: Int { get }
 }
 
 extension TaskDistribution {
@@ -53,6 +67,8 @@ extension TaskDistribution {
     /// depend on how many numbers task i-1 consumed.
     public func sample(_ count: Int, rng: inout RNG) throws -> [Task] {
         guard count > 0 else { throw MetaError.argument("sample: count must be positive, got \(count)") }
+        let (total, overflow) = floatsPerTask.multipliedReportingOverflow(by: count)
+        try MemoryLimit.check(elements: overflow ? Int.max : total, "sample: \(count) tasks")
         var streams = rng.split(count)
         return try (0..<count).map { try sample(rng: &streams[$0]) }
     }

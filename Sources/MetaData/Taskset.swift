@@ -87,6 +87,12 @@ public struct Taskset: TaskDistribution, Sendable {
         self.members = chosen.map { byLabel[$0] ?? [] }
     }
 
+    /// The rows of `ways · (shots + queries)` examples and their labels.
+    public var floatsPerTask: Int {
+        let row = images.shape.dropFirst().reduce(1) { saturatingProduct([$0, $1]) }
+        return saturatingProduct([ways, shots &+ queries, row &+ 1])
+    }
+
     /// One episode. Consumes random numbers from `rng` only, so a seed fixes it.
     public func sample(rng: inout RNG) throws -> Task {
         let drawn = try rng.choice(classes.count, ways)

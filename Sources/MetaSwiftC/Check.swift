@@ -49,6 +49,31 @@ enum Check {
         return Int(truncatingIfNeeded: value)
     }
 
+    /// Most inner steps one call takes (MS_MAX_INNER_STEPS): papers adapt
+    /// for 1 to 100 steps and fine-tuning protocols for a few hundred; a
+    /// count past this is a mistaken argument, and a native loop that long
+    /// could not be interrupted.
+    static let maxInnerSteps: Int64 = 10_000
+    /// Most episodes one evaluation call draws (MS_MAX_EPISODES): 600 is the
+    /// convention, 10,000 the most papers use.
+    static let maxEpisodes: Int64 = 1_000_000
+
+    /// An inner-step count in `minimum...maxInnerSteps`.
+    static func innerSteps(_ value: Int64, _ name: String, minimum: Int64 = 0) throws -> Int {
+        guard value >= minimum, value <= maxInnerSteps else {
+            throw BridgeError.argument("\(name): must be in \(minimum)...\(maxInnerSteps), got \(value)")
+        }
+        return Int(value)
+    }
+
+    /// An episode count for one evaluation: 1...maxEpisodes.
+    static func episodes(_ value: Int64, _ name: String) throws -> Int {
+        guard value >= 1, value <= maxEpisodes else {
+            throw BridgeError.argument("\(name): must be in 1...\(maxEpisodes), got \(value)")
+        }
+        return Int(value)
+    }
+
     /// An index into `0..<count`.
     static func index(_ value: Int64, count: Int, _ name: String) throws -> Int {
         guard value >= 0, value < Int64(count) else {

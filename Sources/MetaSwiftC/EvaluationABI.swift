@@ -71,8 +71,8 @@ public func ms_learner_evaluate_classification(_ outLossCurve: UnsafeMutablePoin
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
         try l.checkClassifier("evaluate_classification")
-        guard taskCount > 0 else { throw BridgeError.argument("task_count: must be > 0, got \(taskCount)") }
-        guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
+        _ = try Check.episodes(taskCount, "task_count")
+        _ = try Check.innerSteps(steps, "steps")
         // Curves of steps + 1 sums, one generator stream per task.
         try Check.fitsInMemory(Int(steps), times: 4, "steps")
         try Check.fitsInMemory(Int(taskCount), times: MemoryLayout<RNG>.stride / 4 + 2, "task_count")

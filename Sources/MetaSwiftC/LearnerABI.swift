@@ -68,10 +68,9 @@ private func taskLoss(_ pointer: UnsafePointer<CChar>?) throws -> TaskLoss {
     return loss
 }
 
-/// A step count: >= 0 (zero steps is the unadapted model).
+/// A step count: 0 (the unadapted model) up to Check.maxInnerSteps.
 private func stepCount(_ value: Int64, _ name: String) throws -> Int {
-    guard value >= 0 else { throw BridgeError.argument("\(name): must be >= 0, got \(value)") }
-    return Int(truncatingIfNeeded: value)
+    try Check.innerSteps(value, name)
 }
 
 /// A learning rate: finite and >= 0.
@@ -127,8 +126,8 @@ public func ms_anil_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ model: O
 public func ms_reptile_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ model: OpaquePointer?, _ innerLR: Float,
                            _ innerSteps: Int64, _ loss: UnsafePointer<CChar>?) -> Int32 {
     publishLearner(out, model) { m in
-        guard innerSteps > 0 else { throw BridgeError.argument("inner_steps: must be > 0 for Reptile, got \(innerSteps)") }
-        return try Reptile(model: m.model, innerLR: try rate(innerLR, "inner_lr"), innerSteps: Int(innerSteps),
+        return try Reptile(model: m.model, innerLR: try rate(innerLR, "inner_lr"),
+                           innerSteps: try Check.innerSteps(innerSteps, "inner_steps", minimum: 1),
                            loss: try taskLoss(loss))
     }
 }

@@ -47,7 +47,7 @@ public func ms_learner_adapt(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ lea
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let xView = try ViewLayout.records(x, count: 1, "x")!
         let yView = try ViewLayout.records(y, count: 1, "y")!
-        guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
+        _ = try Check.innerSteps(steps, "steps")
         let adapted = try withBorrowed { scope in
             let xs = try scope.tensor(xView, "x"), ys = try scope.tensor(yView, "y")
             try l.checkSupport(x: xs, y: ys, "x", "y")
@@ -84,8 +84,8 @@ public func ms_learner_evaluate(_ outLossCurve: UnsafeMutablePointer<Float>?,
         let taskAccuracies = try outTaskAccuracies.map { try floatsOut($0, "out_task_accuracies") }
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
-        guard taskCount > 0 else { throw BridgeError.argument("task_count: must be > 0, got \(taskCount)") }
-        guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
+        _ = try Check.episodes(taskCount, "task_count")
+        _ = try Check.innerSteps(steps, "steps")
         // Curves of steps + 1 sums, one generator stream per task.
         try Check.fitsInMemory(Int(steps), times: 4, "steps")
         try Check.fitsInMemory(Int(taskCount), times: MemoryLayout<RNG>.stride / 4 + 2, "task_count")

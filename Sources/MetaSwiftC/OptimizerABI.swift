@@ -174,6 +174,9 @@ public func ms_optimizer_learning_rates(_ outRates: UnsafeMutablePointer<Float>?
         let o = try Handles.resolve(optimizer, as: OptimizerObject.self, "optimizer")
         let n = try Check.count(count, "count")
         guard n > 0 else { return }
+        // The caller's buffer may be untouched (calloc'd) memory that
+        // writing it makes real: it must fit as much as a new one would.
+        try Check.fitsInMemory(elements: n, "count")
         let rates = try Check.out(outRates, "out_rates")
         for t in 0..<n { rates[t] = o.schedule(t) }
     }

@@ -33,7 +33,7 @@ private func borrowedLogits(_ l: LearnerObject, _ xSupport: UnsafeRawPointer?, _
     let views = try [(xSupport, "x_support"), (ySupport, "y_support"), (xQuery, "x_query")].map {
         try ViewLayout.records($0.0, count: 1, $0.1)!
     }
-    guard steps >= 0 else { throw BridgeError.argument("steps: must be >= 0, got \(steps)") }
+    _ = try Check.innerSteps(steps, "steps")
     return try withBorrowed { scope in
         let xs = try scope.tensor(views[0], "x_support"), ys = try scope.tensor(views[1], "y_support")
         let xq = try scope.tensor(views[2], "x_query")

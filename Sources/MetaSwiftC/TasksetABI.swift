@@ -66,6 +66,7 @@ public func ms_sinusoid_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ shot
         let input = try range(xLo, xHi, "x_range")
         let sinusoid = try Sinusoid(shots: Int(shots), queries: Int(queries), amplitude: amplitude,
                                     phase: phase, input: input)
+        try Check.fitsInMemory(elements: sinusoid.floatsPerTask, "shots + queries")
         out.pointee = Handles.publish(TasksetObject(sinusoid, seed: seed))
     }
 }
@@ -84,7 +85,9 @@ public func ms_taskset_sample(_ outXSupport: UnsafeMutablePointer<OpaquePointer?
     guarded {
         let outs = [try Check.outHandle(outXSupport, "out_x_support"), try Check.outHandle(outYSupport, "out_y_support"),
                     try Check.outHandle(outXQuery, "out_x_query"), try Check.outHandle(outYQuery, "out_y_query")]
-        let t = try Handles.resolve(taskset, as: TasksetObject.self, "taskset").next()
+        let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
+        try Check.fitsInMemory(elements: ts.distribution.floatsPerTask, "taskset (one task)")
+        let t = try ts.next()
         for (out, tensor) in zip(outs, [t.supportX, t.supportY, t.queryX, t.queryY]) {
             out.pointee = Handles.publish(TensorObject(tensor))
         }

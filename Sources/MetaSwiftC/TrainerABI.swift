@@ -62,7 +62,7 @@ public func ms_trainer_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ learn
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
         let opt = try Handles.resolve(optimizer, as: OptimizerObject.self, "optimizer")
         guard metaBatchSize > 0 else { throw BridgeError.argument("meta_batch_size: must be > 0, got \(metaBatchSize)") }
-        try Check.fitsInMemory(elements: Int(truncatingIfNeeded: metaBatchSize), "meta_batch_size")
+        try Check.fitsInMemory(Int(metaBatchSize), times: ts.distribution.floatsPerTask, "meta_batch_size")
         try l.checkTaskset(ts, "taskset")
         out.pointee = Handles.publish(try TrainerObject(learner: l, taskset: ts, optimizer: opt,
                                                         metaBatchSize: Int(metaBatchSize), seed: seed))
@@ -77,7 +77,7 @@ public func ms_trainer_continue(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ 
         let p = try Handles.resolve(previous, as: TrainerObject.self, "previous")
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
         guard metaBatchSize > 0 else { throw BridgeError.argument("meta_batch_size: must be > 0, got \(metaBatchSize)") }
-        try Check.fitsInMemory(elements: Int(truncatingIfNeeded: metaBatchSize), "meta_batch_size")
+        try Check.fitsInMemory(Int(metaBatchSize), times: ts.distribution.floatsPerTask, "meta_batch_size")
         try p.learner.checkTaskset(ts, "taskset")
         out.pointee = Handles.publish(try TrainerObject(continuing: p, taskset: ts, metaBatchSize: Int(metaBatchSize),
                                                         seed: seed))

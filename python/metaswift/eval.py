@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _args, _core
+from ._arrays import as_float32
 from .data import Taskset, as_classes, as_labels
 from .history import Evaluation
 
@@ -37,7 +38,7 @@ def mean_confidence_interval(values, ddof=0):
         >>> m, round(ci, 4)
         (0.75, 0.1732)
     """
-    arr = np.ascontiguousarray(np.asarray(values, dtype=np.float32).ravel())
+    arr = np.ascontiguousarray(as_float32(values, "values").ravel())
     mean, half, _ = _core.summarize(arr, _args.integer(ddof, "ddof"))
     return MeanCI(mean, half)
 
@@ -145,7 +146,15 @@ class CrossValidation:
     """
 
     def __init__(self, folds):
+        if isinstance(folds, (str, bytes)) or not hasattr(folds, "__iter__"):
+            raise _core.Error(f"folds: expected a sequence of Fold results, got {type(folds).__name__}")
         self.folds = list(folds)
+        for k, fold in enumerate(self.folds):
+            if not isinstance(fold, Fold) or not isinstance(fold.evaluation, ClassificationEvaluation):
+                raise _core.Error(f"folds[{k}]: expected a Fold whose evaluation is a ClassificationEvaluation, "
+                                  f"got {_args.shown(fold)}")
+        if not self.folds:
+            raise _core.Error("folds: need at least one fold")
         self.accuracies = np.array([f.evaluation.accuracy for f in self.folds], np.float32)
         self.macro_f1s = np.array([f.evaluation.macro_f1 for f in self.folds], np.float32)
         self.accuracy, self.accuracy_ci = mean_confidence_interval(self.accuracies)
@@ -219,6 +228,9 @@ def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queri
     results, learners = [], []
     for k, (train, test) in enumerate(splits):
         learner = make_learner()
+        if not all(callable(getattr(learner, m, None)) for m in ("fit", "evaluate")) or not hasattr(learner, "model"):
+            raise _core.Error(f"make_learner: expected it to return a metaswift learner (e.g. ms.ProtoNet(...)), "
+                              f"got {type(learner).__name__}")
         if any(learner is other for other in learners) or any(learner.model is other.model for other in learners):
             raise _core.Error("make_learner: returned a learner (or model) of an earlier fold; "
                               "it must build a new one on every call")

@@ -14,12 +14,13 @@ import warnings
 import numpy as np
 
 from . import _args, _core
-from ._arrays import as_float32, to_numpy
+from ._arrays import as_float32, to_numpy, zeros
 from .data import TaskDistribution
 from .eval import ClassificationEvaluation
 from .history import Evaluation, History
 from .nn import Conv4
-from .optim import SGD, Adam, Optimizer
+from . import optim
+from .optim import SGD, Adam
 
 __all__ = ["MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet"]
 
@@ -55,6 +56,13 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="step", desc="meta-training")
 
 
+def _fixed(name, doc):
+    """A read-only attribute: the engine learner was built with this value,
+    so assigning a new one (which it would not see) is refused."""
+    return property(lambda self: getattr(self, "_" + name),
+                    doc=f"{doc} Fixed when the learner is made; make a new learner to change it.")
+
+
 class _Learner:
     """What every gradient-based learner offers. Subclasses set ``_kind``
     (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
@@ -67,16 +75,22 @@ class _Learner:
     _kind = None
     _paper = None
 
+    model = _fixed("model", "The model whose parameters are the meta-parameters (updated in place by fit).")
+    inner_lr = _fixed("inner_lr", "The inner-loop step size.")
+    inner_steps = _fixed("inner_steps", "Inner steps per task in meta-training.")
+    first_order = _fixed("first_order", "Whether the meta-gradient treats inner gradients as constants.")
+    loss = _fixed("loss", "The task loss, 'mse' or 'cross_entropy'.")
+
     def __init__(self, model, inner_lr, inner_steps, first_order, loss, head_parameters=2):
         core_model = _core_model(model, "model")
         if isinstance(model, Conv4) and model.outputs is None:
             raise _core.Error(f"model: {type(self).__name__} needs a Conv4 with a head, one logit per class "
                               f"(Conv4(..., outputs=ways)); without one it outputs embeddings, as ProtoNet's encoder")
-        self.model = model
-        self.inner_lr = _args.real(inner_lr, "inner_lr")
-        self.inner_steps = _args.integer(inner_steps, "inner_steps")
-        self.first_order = bool(first_order)
-        self.loss = _args.choice(loss, "loss", LOSSES)
+        self._model = model
+        self._inner_lr = _args.real(inner_lr, "inner_lr")
+        self._inner_steps = _args.integer(inner_steps, "inner_steps")
+        self._first_order = bool(first_order)
+        self._loss = _args.choice(loss, "loss", LOSSES)
         self.history = None
         self._learner = _core.new_learner(self._kind, core_model, self.inner_lr, self.inner_steps,
                                           self.first_order, self.loss, _args.integer(head_parameters, "head_parameters"))
@@ -191,17 +205,15 @@ class _Learner:
                                   "state; leave optimizer out or pass that same object")
             optimizer = self._optimizer
         optimizer = self._default_optimizer() if optimizer is None else optimizer
-        if not isinstance(optimizer, Optimizer):
-            raise _core.Error(f"optimizer: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
-                              f"got {type(optimizer).__name__}")
+        engine_optimizer = optim.engine(optimizer, "optimizer")
         steps = _args.count(steps, "steps", minimum=0)
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
         if previous is None:
-            trainer = _core.new_trainer(self._learner, taskset._taskset, optimizer._optimizer, meta_batch_size, seed)
+            trainer = _core.new_trainer(self._learner, taskset._taskset, engine_optimizer, meta_batch_size, seed)
         else:
             trainer = previous.continue_(taskset._taskset, meta_batch_size, seed)
         self._trainer, self._optimizer = trainer, optimizer
-        losses = np.zeros(steps, dtype=np.float32)
+        losses = zeros(steps, "steps")
         bar = _progress_bar(steps, progress)
         done, chunk = 0, 1
         try:
@@ -251,6 +263,8 @@ class _Learner:
         """
         _check_taskset(taskset)
         n = _args.count(tasks, "tasks")
+        if n > _core.MAX_EPISODES:
+            raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
         k = self._evaluation_steps(inner_steps)
         if self.loss == "cross_entropy":
             curve, acc_curve = np.zeros(k + 1, np.float32), np.zeros(k + 1, np.float32)
@@ -263,7 +277,12 @@ class _Learner:
         return Evaluation(curve, per_task)
 
     def _evaluation_steps(self, inner_steps):
-        return self.inner_steps if inner_steps is None else _args.count(inner_steps, "inner_steps", minimum=0)
+        if inner_steps is None:
+            return self.inner_steps
+        k = _args.count(inner_steps, "inner_steps", minimum=0)
+        if k > _core.MAX_INNER_STEPS:
+            raise _core.Error(f"inner_steps: must be in 0...{_core.MAX_INNER_STEPS}, got {k}")
+        return k
 
     # ---- few-shot classification -------------------------------------------
 
@@ -410,6 +429,9 @@ class MetaSGD(_Learner):
     def learning_rates(self, rates):
         n = self._model_count
         names = self.parameter_names[n:]
+        if isinstance(rates, (str, bytes, np.ndarray)) or not hasattr(rates, "__iter__"):
+            raise _core.Error(f"learning_rates: expected a list of {n} arrays ({', '.join(names)}), "
+                              f"got {type(rates).__name__}")
         rates = list(rates)
         if len(rates) != n:
             raise _core.Error(f"learning_rates: expected {n} arrays ({', '.join(names)}), got {len(rates)}")
@@ -450,8 +472,10 @@ class ANIL(_Learner):
     _kind = "anil"
     _paper = "Raghu, Raghu, Bengio & Vinyals, ICLR 2020"
 
+    head_parameters = _fixed("head_parameters", "How many of the last parameter tensors the inner loop adapts.")
+
     def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=2):
-        self.head_parameters = _args.integer(head_parameters, "head_parameters")
+        self._head_parameters = _args.integer(head_parameters, "head_parameters")
         super().__init__(model, inner_lr, inner_steps, first_order, loss, self.head_parameters)
 
     def _hyper(self):
@@ -490,8 +514,10 @@ class Reptile(_Learner):
     _kind = "reptile"
     _paper = "Nichol, Achiam & Schulman, 2018"
 
+    epsilon = _fixed("epsilon", "The outer step size of fit's default optimizer.")
+
     def __init__(self, model, inner_lr=0.02, inner_steps=32, loss="mse", epsilon=0.1):
-        self.epsilon = _args.real(epsilon, "epsilon")
+        self._epsilon = _args.real(epsilon, "epsilon")
         super().__init__(model, inner_lr, inner_steps, False, loss)
 
     def _default_optimizer(self):
@@ -563,13 +589,15 @@ class ProtoNet(_Learner):
     _kind = "protonet"
     _paper = "Snell, Swersky & Zemel, NeurIPS 2017"
 
+    encoder = _fixed("model", "The encoder, whose embeddings the prototypes average.")
+    distance = _fixed("distance", "'euclidean' (squared) or 'cosine'.")
+
     def __init__(self, encoder, distance="euclidean"):
         core_model = _core_model(encoder, "encoder")
-        if not isinstance(distance, str):
-            raise _core.Error(f"distance: expected 'euclidean' or 'cosine', got {distance!r}")
-        self.model = self.encoder = encoder
-        self.distance = distance
-        self.inner_lr, self.inner_steps, self.first_order, self.loss = 0.0, 0, False, "cross_entropy"
+        distance = _args.text(distance, "distance", "'euclidean' or 'cosine'")
+        self._model = encoder
+        self._distance = distance
+        self._inner_lr, self._inner_steps, self._first_order, self._loss = 0.0, 0, False, "cross_entropy"
         self.history = None
         self._learner = _core.new_protonet(core_model, distance)
 

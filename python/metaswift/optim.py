@@ -17,6 +17,7 @@ update t follows it (t counts on across ``fit(..., resume=True)``):
 import numpy as np
 
 from . import _args, _core
+from ._arrays import zeros
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
            "Schedule", "CosineDecay", "ExponentialDecay", "PiecewiseConstant"]
@@ -29,14 +30,21 @@ class Schedule:
 
     lr = 0.0
 
+    def __new__(cls, *args, **kwargs):
+        if cls is Schedule:
+            raise TypeError("Schedule: an abstract base class; use ms.optim.CosineDecay, ExponentialDecay or "
+                            "PiecewiseConstant")
+        return super().__new__(cls)
+
     def _apply(self, optimizer):
         """The engine optimizer ``optimizer`` with this schedule as its rate."""
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__}: not an engine schedule; use or subclass ms.optim.CosineDecay, "
+                        f"ExponentialDecay or PiecewiseConstant")
 
     def rates(self, n):
         """The learning rates of updates 0..n-1 as a float32 array."""
         n = _args.count(n, "n", minimum=0)
-        out = np.zeros(n, dtype=np.float32)
+        out = zeros(n, "n")
         self._apply(_core.new_optimizer("sgd", self.lr)).learning_rates(out)
         return out
 
@@ -132,6 +140,15 @@ def _sequence(value, name):
         raise _core.Error(f"{name}: expected a sequence of numbers, got {value!r}") from None
 
 
+def engine(optimizer, name):
+    """The engine optimizer behind a metaswift.optim optimizer (argument ``name``)."""
+    core = getattr(optimizer, "_optimizer", None)
+    if not isinstance(optimizer, Optimizer) or not isinstance(core, _core.Optimizer):
+        raise _core.Error(f"{name}: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
+                          f"got {type(optimizer).__name__}")
+    return core
+
+
 def _rate(lr):
     """An optimizer's ``lr``: a real number or a Schedule."""
     return lr if isinstance(lr, Schedule) else _args.real(lr, "lr")
@@ -144,6 +161,11 @@ class Optimizer:
 
     _kind = None
     _names = {}
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Optimizer:
+            raise TypeError("Optimizer: an abstract base class; use ms.optim.SGD, Adam, AdamW, Adagrad or RMSprop")
+        return super().__new__(cls)
 
     def _make(self, lr, *engine_args):
         schedule = lr if isinstance(lr, Schedule) else None
@@ -158,8 +180,8 @@ class Optimizer:
         """The learning rates of the first ``n`` updates (float32 array): all
         ``lr`` for a number, the schedule's values for a schedule."""
         n = _args.count(n, "n", minimum=0)
-        out = np.zeros(n, dtype=np.float32)
-        self._optimizer.learning_rates(out)
+        out = zeros(n, "n")
+        engine(self, "optimizer").learning_rates(out)
         return out
 
     def _hyper(self):

@@ -233,7 +233,9 @@ core_exec(PyObject *module)
         core_trainer_type_init(module, st) < 0) {
         return -1;
     }
-    if (PyModule_AddIntConstant(module, "MAX_RANK", MS_MAX_RANK) < 0) {
+    if (PyModule_AddIntConstant(module, "MAX_RANK", MS_MAX_RANK) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_INNER_STEPS", MS_MAX_INNER_STEPS) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_EPISODES", MS_MAX_EPISODES) < 0) {
         return -1;
     }
     return 0;

@@ -198,7 +198,7 @@ def test_adapt_through_the_abi(abi):
     assert abi.ms_learner_adapt(ctypes.byref(out), learner, None, ctypes.byref(yv), 3) == MS_ERR_ARGUMENT
     assert error(abi) == "x: NULL for 1 entries" and out.value is None
     assert abi.ms_learner_adapt(ctypes.byref(out), learner, ctypes.byref(xv), ctypes.byref(yv), -1) == MS_ERR_ARGUMENT
-    assert error(abi) == "steps: must be >= 0, got -1"
+    assert error(abi) == "steps: must be in 0...10000, got -1"
     assert abi.ms_learner_adapt(ctypes.byref(out), learner, ctypes.byref(yv), ctypes.byref(xv), 1) == MS_OK
     abi.ms_model_free(out)
 
@@ -208,7 +208,7 @@ def test_bad_constructor_arguments(abi):
     out = ctypes.c_void_p()
     cases = [
         (abi.ms_maml_new, (model, float("nan"), 1, 0, b"mse"), MS_ERR_ARGUMENT, "inner_lr: must be finite and >= 0, got nan"),
-        (abi.ms_maml_new, (model, 0.1, -1, 0, b"mse"), MS_ERR_ARGUMENT, "inner_steps: must be >= 0, got -1"),
+        (abi.ms_maml_new, (model, 0.1, -1, 0, b"mse"), MS_ERR_ARGUMENT, "inner_steps: must be in 0...10000, got -1"),
         (abi.ms_maml_new, (model, 0.1, 1, 0, b"hinge"), MS_ERR_ARGUMENT,
          "loss: unknown loss 'hinge'; expected 'mse' or 'cross_entropy'"),
         (abi.ms_maml_new, (model, 0.1, 1, 0, None), MS_ERR_ARGUMENT, "loss: NULL string"),
@@ -322,7 +322,7 @@ def test_evaluate_through_the_abi(abi):
     assert abi.ms_learner_evaluate(None, None, losses, None, learner, taskset, 7, 3, 0) == MS_ERR_ARGUMENT
     assert error(abi) == "out_loss_curve: output pointer is NULL"
     assert abi.ms_learner_evaluate(curve, None, losses, None, learner, taskset, 0, 3, 0) == MS_ERR_ARGUMENT
-    assert error(abi) == "task_count: must be > 0, got 0"
+    assert error(abi) == "task_count: must be in 1...1000000, got 0"
     assert abi.ms_learner_evaluate(curve, None, losses, None, learner, learner, 7, 3, 0) == MS_ERR_HANDLE
     assert error(abi) == "taskset: expected a taskset handle, got a learner handle"
 

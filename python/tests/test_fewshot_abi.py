@@ -196,7 +196,7 @@ def test_query_logits_and_predict_refuse_bad_arguments(abi, model_handle):
         ((ptr(out.view(np.uint8)[1:]), 5, proto, *good, 0), MS_ERR_ARGUMENT, "out: not aligned to 8 bytes"),
         ((ptr(out), 6, proto, None, good[1], good[2], 0), MS_ERR_ARGUMENT, "x_support: NULL for 1 entries"),
         ((ptr(out), 6, proto, good[0], None, good[2], 0), MS_ERR_ARGUMENT, "y_support: NULL for 1 entries"),
-        ((ptr(out), 6, proto, *good, -1), MS_ERR_ARGUMENT, "steps: must be >= 0, got -1"),
+        ((ptr(out), 6, proto, *good, -1), MS_ERR_ARGUMENT, "steps: must be in 0...10000, got -1"),
         ((ptr(out), 6, regression, *good, 0), MS_ERR_ARGUMENT, "learner: predict needs a classifier"),
         ((ptr(out), 6, model_handle, *good, 0), MS_ERR_HANDLE, "learner: expected a learner handle, got a model"),
         ((ptr(out), 6, proto, *episode_views(keep, xs, np.array([0, 2, 0, 2]), xq), 0), MS_ERR_ARGUMENT,
@@ -231,8 +231,8 @@ def test_evaluate_classification_refuses_bad_arguments(abi, images, model_handle
         assert abi.ms_learner_evaluate_classification(*args, proto, ts, 3, 0, 0) == MS_ERR_ARGUMENT
         assert error(abi) == f"{name}: output pointer is NULL"
     for args, status, message in [
-            ((proto, ts, 0, 0), MS_ERR_ARGUMENT, "task_count: must be > 0, got 0"),
-            ((proto, ts, 3, -1), MS_ERR_ARGUMENT, "steps: must be >= 0, got -1"),
+            ((proto, ts, 0, 0), MS_ERR_ARGUMENT, "task_count: must be in 1...1000000, got 0"),
+            ((proto, ts, 3, -1), MS_ERR_ARGUMENT, "steps: must be in 0...10000, got -1"),
             ((proto, ts, 3, 2), MS_ERR_ARGUMENT, "steps: must be 0 for a learner that classifies by its own rule"),
             ((proto, proto, 3, 0), MS_ERR_HANDLE, "taskset: expected a taskset handle, got a learner handle"),
             ((None, ts, 3, 0), MS_ERR_HANDLE, "learner: expected a learner handle, got NULL")]:
