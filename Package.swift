@@ -55,7 +55,7 @@ let package = Package(
                     .unsafeFlags(["-static-stdlib", "-Xlinker", "-soname=libmetaswift.so"]),
                 ]),
         .executableTarget(name: "maml-sinusoid", dependencies: ["MetaSwift"],
-                          path: "Examples/maml-sinusoid", swiftSettings: engineSettings),
+                          path: "examples/swift-maml-sinusoid", swiftSettings: engineSettings),
         .executableTarget(name: "metaswift-bench", dependencies: ["MetaSwift"], path: "bench/swift",
                           swiftSettings: engineSettings),
         .target(name: "_TestSupport", dependencies: ["MetaAutodiff"]),

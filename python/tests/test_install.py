@@ -58,3 +58,20 @@ def test_version_comes_from_one_place():
     assert f'let metaswiftVersion = "{metaswift.__version__}"' in swift
     from importlib import metadata
     assert metadata.version("metaswift") == metaswift.__version__
+
+
+def test_no_two_paths_differ_only_in_case():
+    # On a case-insensitive file system (macOS, where most Swift users work)
+    # two such paths are one, and the checkout breaks.
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    if listed.returncode == 0:
+        paths = listed.stdout.split()
+    else:
+        paths = [str(p.relative_to(REPO)) for p in REPO.rglob("*") if ".build" not in p.parts]
+    seen = {}
+    for path in paths:
+        parts = Path(path).parts
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            other = seen.setdefault(prefix.lower(), prefix)
+            assert other == prefix, f"{other!r} and {prefix!r} differ only in case"
