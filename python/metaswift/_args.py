@@ -7,14 +7,25 @@ from . import _core
 INT64 = (-2**63, 2**63)
 
 
+def shown(value):
+    """``repr(value)`` for a message: integers too long to print in full
+    (Python refuses beyond 4300 digits) are shown by their size."""
+    if isinstance(value, int) and not -10**30 < value < 10**30:
+        return f"{'a negative' if value < 0 else 'a'} {value.bit_length()}-bit integer"
+    try:
+        return repr(value)
+    except ValueError:  # a container holding such an integer
+        return f"a {type(value).__name__} too long to show"
+
+
 def integer(value, name):
     """``value`` as a Python int in the int64 range (bools and NumPy integers accepted)."""
     try:
         v = operator.index(value)
     except TypeError:
-        raise _core.Error(f"{name}: expected an integer, got {value!r}") from None
+        raise _core.Error(f"{name}: expected an integer, got {shown(value)}") from None
     if not INT64[0] <= v < INT64[1]:
-        raise _core.Error(f"{name}: {v} is outside the int64 range")
+        raise _core.Error(f"{name}: {shown(v)} is outside the int64 range")
     return v
 
 
@@ -30,11 +41,13 @@ def real(value, name):
     """``value`` as a Python float (ints and NumPy scalars accepted; NaN is
     passed on for the engine to refuse with its own message)."""
     if value is None or isinstance(value, (str, bytes, complex)):
-        raise _core.Error(f"{name}: expected a real number, got {value!r}")
+        raise _core.Error(f"{name}: expected a real number, got {shown(value)}")
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise _core.Error(f"{name}: expected a real number, got {value!r}") from None
+        raise _core.Error(f"{name}: expected a real number, got {shown(value)}") from None
+    except OverflowError:
+        raise _core.Error(f"{name}: {shown(value)} is too large for a float") from None
 
 
 def interval(value, name):
@@ -44,15 +57,39 @@ def interval(value, name):
             raise TypeError
         low, high = value
     except (TypeError, ValueError):
-        raise _core.Error(f"{name}: expected a pair (low, high), got {value!r}") from None
+        raise _core.Error(f"{name}: expected a pair (low, high), got {shown(value)}") from None
     return real(low, f"{name}[0]"), real(high, f"{name}[1]")
 
 
 def choice(value, name, options):
     """One of the strings ``options``."""
     if not isinstance(value, str) or value not in options:
-        raise _core.Error(f"{name}: expected one of {', '.join(map(repr, options))}, got {value!r}")
+        raise _core.Error(f"{name}: expected one of {', '.join(map(repr, options))}, got {shown(value)}")
     return value
+
+
+def text(value, name, expected):
+    """A str the engine can take: no NUL character, encodable as UTF-8
+    (``expected`` says what is wanted, for the message)."""
+    if not isinstance(value, str):
+        raise _core.Error(f"{name}: expected {expected}, got {shown(value)}")
+    if "\0" in value:
+        raise _core.Error(f"{name}: {value!r} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _core.Error(f"{name}: {value!r} is not valid Unicode (lone surrogate)") from None
+    return value
+
+
+def fixed(name, doc, what):
+    """A read-only attribute backed by ``_<name>``: the engine object was
+    built with this value, so assigning a new one (which it would not see) is
+    refused. Lists are returned as copies."""
+    def get(self):
+        value = getattr(self, "_" + name)
+        return list(value) if isinstance(value, list) else value
+    return property(get, doc=f"{doc} Fixed when {what} is made; make a new one to change it.")
 
 
 def renamed(error, names):

@@ -30,7 +30,20 @@ def as_float32(x, name="x"):
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise _core.Error(f"{name}: expected real numbers, got dtype {arr.dtype} "
                           f"({'complex' if arr.dtype.kind == 'c' else 'not numeric'})")
-    return np.require(arr, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # checked below, with the element named
+            out = np.require(arr, dtype=np.float32, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    except MemoryError:
+        raise _core.Error(f"{name}: {arr.size} elements of shape {arr.shape} do not fit in memory "
+                          f"as float32") from None
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and out is not arr:
+        beyond = np.isinf(out)
+        if beyond.any():
+            i = int(np.argmax((beyond & np.isfinite(arr)).ravel()))
+            if np.isfinite(arr.flat[i]) and beyond.flat[i]:
+                raise _core.Error(f"{name}: element {i} is {float(arr.flat[i])!r}, beyond float32's range "
+                                  f"(+-3.4e38)")
+    return out
 
 
 def to_tensor(x, name="x"):
@@ -46,3 +59,13 @@ def to_numpy(tensor):
     """A read-only ndarray viewing the tensor's engine memory (no copy); it
     keeps the tensor alive. Use ``np.array(...)`` for a writable copy."""
     return np.asarray(tensor)
+
+
+def zeros(n, name, dtype=np.float32):
+    """A new zeroed 1-D array of ``n`` elements for the engine to write into,
+    where ``n`` comes from argument ``name``: a length NumPy cannot allocate
+    is a :class:`metaswift.Error` naming the argument."""
+    try:
+        return np.zeros(n, dtype=dtype)
+    except (MemoryError, ValueError):
+        raise _core.Error(f"{name}: {n} results of {np.dtype(dtype).itemsize} bytes do not fit in memory") from None

@@ -67,8 +67,11 @@ class Reader:
 
     def __init__(self, path):
         self.path = path
-        with open(path, "rb") as f:
-            self._data = f.read()
+        try:
+            with open(path, "rb") as f:
+                self._data = f.read()
+        except OSError as exc:
+            raise _core.Error(f"root: {path} is not a readable zip file ({exc})") from None
 
     def __call__(self, member):
         data, at = self._data, member.offset
@@ -76,13 +79,19 @@ class Reader:
         if member.flags & 0x1 or member.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise _core.Error(f"{where}: encrypted or compressed with method {member.method}; "
                               "only stored and deflated members are read")
-        if data[at:at + 4] != b"PK\x03\x04":
+        if data[at:at + 4] != b"PK\x03\x04" or at + 30 > len(data):
             raise _core.Error(f"{where}: no local header at offset {at} (corrupted zip)")
         name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
         start = at + 30 + name_len + extra_len
+        if start + member.compressed_size > len(data):
+            raise _core.Error(f"{where}: its {member.compressed_size} bytes at offset {start} run past the end "
+                              f"of the file ({len(data)} bytes; truncated or corrupted zip)")
         raw = data[start:start + member.compressed_size]
         try:
-            body = raw if member.method == zipfile.ZIP_STORED else zlib.decompress(raw, -15)
+            if member.method == zipfile.ZIP_STORED:
+                body = raw
+            else:  # inflates at most one byte more than the directory says: no zip bomb
+                body = zlib.decompressobj(-15).decompress(raw, member.size + 1)
         except zlib.error as exc:
             raise _core.Error(f"{where}: corrupted ({exc})") from None
         if len(body) != member.size or zlib.crc32(body) != member.crc:

@@ -23,8 +23,14 @@ class TaskDistribution:
 
     ``sample()`` draws the next task of the taskset's own stream, seeded by
     ``seed``; training and evaluation draw from their own seeds instead, so
-    looking at tasks changes nothing they compute.
+    looking at tasks changes nothing they compute. ``TaskDistribution``
+    itself is abstract.
     """
+
+    def __init__(self, *args, **kwargs):
+        if type(self) is TaskDistribution:
+            raise TypeError("TaskDistribution: an abstract base class, not a taskset; "
+                            "use ms.data.Sinusoid or ms.data.Taskset")
 
     def sample(self):
         """The next task, as read-only float32 arrays
@@ -59,13 +65,20 @@ class Sinusoid(TaskDistribution):
         of Deep Networks. ICML 2017, section 5.1.
     """
 
+    shots = _args.fixed("shots", "Support points per task.", "the taskset")
+    queries = _args.fixed("queries", "Query points per task.", "the taskset")
+    amplitude = _args.fixed("amplitude", "The (low, high) range of amplitudes.", "the taskset")
+    phase = _args.fixed("phase", "The (low, high) range of phases.", "the taskset")
+    x_range = _args.fixed("x_range", "The (low, high) range of inputs.", "the taskset")
+    seed = _args.fixed("seed", "The seed of the taskset's own stream.", "the taskset")
+
     def __init__(self, shots, queries, amplitude=(0.1, 5.0), phase=(0.0, np.pi), x_range=(-5.0, 5.0), seed=0):
-        self.shots = _args.integer(shots, "shots")
-        self.queries = _args.integer(queries, "queries")
-        self.amplitude = _args.interval(amplitude, "amplitude")
-        self.phase = _args.interval(phase, "phase")
-        self.x_range = _args.interval(x_range, "x_range")
-        self.seed = seed
+        self._shots = _args.integer(shots, "shots")
+        self._queries = _args.integer(queries, "queries")
+        self._amplitude = _args.interval(amplitude, "amplitude")
+        self._phase = _args.interval(phase, "phase")
+        self._x_range = _args.interval(x_range, "x_range")
+        self._seed = seed
         self._taskset = _core.new_sinusoid(self.shots, self.queries, *self.amplitude, *self.phase,
                                            *self.x_range, seed)
 
@@ -88,16 +101,26 @@ def as_labels(labels, name="labels"):
         raise _core.Error(f"{name}: expected integer class labels, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise _core.Error(f"{name}: expected a 1-D array of labels, got shape {arr.shape}")
-    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise _core.Error(f"{name}: {arr.max()} is outside the int64 range")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    try:
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise _core.Error(f"{name}: {arr.max()} is outside the int64 range")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    except MemoryError:
+        raise _core.Error(f"{name}: {arr.size} labels do not fit in memory") from None
 
 
 def as_classes(classes, name="classes"):
     """A sequence of class ids (or an integer array) as a 1-D int64 array."""
-    if isinstance(classes, (str, bytes)) or np.ndim(classes) == 0 and not hasattr(classes, "__len__"):
-        raise _core.Error(f"{name}: expected a sequence of class ids, got {classes!r}")
-    ids = as_labels(list(classes) if not isinstance(classes, np.ndarray) else classes, name)
+    if isinstance(classes, (str, bytes)) or (classes.ndim == 0 if isinstance(classes, np.ndarray)
+                                             else not hasattr(classes, "__len__")):
+        raise _core.Error(f"{name}: expected a sequence of class ids, got {_args.shown(classes)}")
+    if not isinstance(classes, np.ndarray):
+        try:
+            classes = list(classes)
+        except (MemoryError, OverflowError):
+            raise _core.Error(f"{name}: {_args.shown(classes)} holds more class ids than fit in memory") from None
+    ids = as_labels(classes, name)
     if ids.size == 0:
         raise _core.Error(f"{name}: is empty; pass None for every class")
     return ids
@@ -147,6 +170,12 @@ class Taskset(TaskDistribution):
         for One Shot Learning. NeurIPS 2016 (the episode protocol).
     """
 
+    ways = _args.fixed("ways", "Classes per episode.", "the taskset (replace() makes another)")
+    shots = _args.fixed("shots", "Support examples per class.", "the taskset (replace() makes another)")
+    queries = _args.fixed("queries", "Query examples per class.", "the taskset (replace() makes another)")
+    classes = _args.fixed("classes", "The sorted class ids episodes draw from.", "the taskset (replace() makes another)")
+    seed = _args.fixed("seed", "The seed of the taskset's own stream.", "the taskset (replace() makes another)")
+
     def __init__(self, images, labels, ways, shots, queries, classes=None, seed=0):
         arr = as_float32(images, "images")
         # Copy once into the engine; an array converted here is already a
@@ -157,14 +186,14 @@ class Taskset(TaskDistribution):
         self._make(ways, shots, queries, classes, seed)
 
     def _make(self, ways, shots, queries, classes, seed):
-        self.ways = _args.integer(ways, "ways")
-        self.shots = _args.integer(shots, "shots")
-        self.queries = _args.integer(queries, "queries")
-        self.seed = seed
+        self._ways = _args.integer(ways, "ways")
+        self._shots = _args.integer(shots, "shots")
+        self._queries = _args.integer(queries, "queries")
+        self._seed = seed
         requested = None if classes is None else as_classes(classes)
         self._taskset = _core.new_taskset_arrays(self._images, self._labels, self.ways, self.shots, self.queries,
                                                  requested, seed)
-        self.classes = (sorted(set(self._labels.tolist())) if requested is None
+        self._classes = (sorted(set(self._labels.tolist())) if requested is None
                         else sorted(requested.tolist()))
 
     def replace(self, **changes):

@@ -4,6 +4,9 @@ from collections import namedtuple
 
 import numpy as np
 
+from . import _args, _core
+from ._arrays import as_float32
+
 __all__ = ["History", "Evaluation", "PerTask"]
 
 
@@ -27,7 +30,7 @@ class History:
     """
 
     def __init__(self, losses, interrupted=False):
-        self.losses = np.asarray(losses, dtype=np.float32)
+        self.losses = _values(losses, "losses")
         self.interrupted = interrupted
 
     def __len__(self):
@@ -41,9 +44,12 @@ class History:
     def _window(self, smooth):
         if smooth is None:
             return max(1, len(self.losses) // 50)
-        window = int(smooth)
+        try:
+            window = int(smooth)
+        except (TypeError, ValueError, OverflowError):
+            raise _core.Error(f"smooth: expected a window of at least 1 step, got {_args.shown(smooth)}") from None
         if window < 1:
-            raise ValueError(f"smooth: expected a window of at least 1 step, got {smooth!r}")
+            raise _core.Error(f"smooth: expected a window of at least 1 step, got {_args.shown(smooth)}")
         return min(window, max(1, len(self.losses)))
 
     def smoothed(self, window=None):
@@ -91,9 +97,21 @@ PerTask = namedtuple("PerTask", ["loss", "accuracy"])
 PerTask.__doc__ = "Final query loss (and accuracy, or None) of every evaluated task."
 
 
+def _values(values, name, empty=True):
+    """``values`` as a 1-D float32 array, for argument ``name``."""
+    arr = as_float32(values, name)
+    if arr.ndim != 1:
+        raise _core.Error(f"{name}: expected a 1-D sequence of numbers, got shape {arr.shape}")
+    if not empty and arr.size == 0:
+        raise _core.Error(f"{name}: is empty; expected at least one value")
+    return arr
+
+
 def _ci95(values):
-    """Half-width of the normal 95% confidence interval of the mean: 1.96 std / sqrt(N)."""
-    return float(1.96 * np.std(values, dtype=np.float64) / np.sqrt(len(values)))
+    """Half-width of the normal 95% confidence interval of the mean: 1.96 std / sqrt(N)
+    (NaN when a value is infinite)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return float(1.96 * np.std(values, dtype=np.float64) / np.sqrt(len(values)))
 
 
 class Evaluation:
@@ -117,19 +135,31 @@ class Evaluation:
     """
 
     def __init__(self, curve, per_task_loss, accuracy_curve=None, per_task_accuracy=None):
-        self.curve = np.asarray(curve, dtype=np.float32)
-        losses = np.asarray(per_task_loss, dtype=np.float32)
+        self.curve = _values(curve, "curve", empty=False)
+        losses = _values(per_task_loss, "per_task_loss", empty=False)
+        if accuracy_curve is not None and per_task_accuracy is None:
+            raise _core.Error("per_task_accuracy: expected one accuracy per task with accuracy_curve, got None")
+        if accuracy_curve is None and per_task_accuracy is not None:
+            raise _core.Error("accuracy_curve: expected the accuracy after each step with per_task_accuracy, got None")
         self.tasks = len(losses)
         self.inner_steps = len(self.curve) - 1
-        self.loss = float(losses.mean(dtype=np.float64))
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: a NaN mean, not a warning
+            self.loss = float(losses.mean(dtype=np.float64))
         self.loss_ci = _ci95(losses)
         if accuracy_curve is None:
             self.accuracy = self.accuracy_ci = self.accuracy_curve = None
             self.per_task = PerTask(losses, None)
         else:
-            accuracies = np.asarray(per_task_accuracy, dtype=np.float32)
-            self.accuracy_curve = np.asarray(accuracy_curve, dtype=np.float32)
-            self.accuracy = float(accuracies.mean(dtype=np.float64))
+            accuracies = _values(per_task_accuracy, "per_task_accuracy")
+            self.accuracy_curve = _values(accuracy_curve, "accuracy_curve")
+            if len(accuracies) != len(losses):
+                raise _core.Error(f"per_task_accuracy: expected {len(losses)} values (one per task, as "
+                                  f"per_task_loss), got {len(accuracies)}")
+            if len(self.accuracy_curve) != len(self.curve):
+                raise _core.Error(f"accuracy_curve: expected {len(self.curve)} values (one per step, as curve), "
+                                  f"got {len(self.accuracy_curve)}")
+            with np.errstate(invalid="ignore", over="ignore"):
+                self.accuracy = float(accuracies.mean(dtype=np.float64))
             self.accuracy_ci = _ci95(accuracies)
             self.per_task = PerTask(losses, accuracies)
 

@@ -18,7 +18,12 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
 class Module:
     """What every model offers: named parameters held by the engine, read as
     NumPy arrays and replaced whole, and a forward pass. Subclasses create
-    ``self._model`` (an engine model) and describe themselves in ``__repr__``."""
+    ``self._model`` (an engine model) and describe themselves in ``__repr__``;
+    ``Module`` itself is abstract."""
+
+    def __init__(self, *args, **kwargs):
+        if type(self) is Module:
+            raise TypeError("Module: an abstract base class, not a model; use ms.nn.MLP or ms.nn.Conv4")
 
     def _like(self, core_model):
         """A model of the same class and architecture around another engine
@@ -66,7 +71,11 @@ class Module:
         them are accepted.
         """
         names = self.parameter_names
-        values = list(parameters)
+        try:
+            values = list(parameters)
+        except TypeError:
+            raise _core.Error(f"parameters: expected a sequence of {len(names)} arrays ({', '.join(names)}), "
+                              f"got {type(parameters).__name__}") from None
         if len(values) != len(names):
             raise _core.Error(f"parameters: expected {len(names)} arrays ({', '.join(names)}), got {len(values)}")
         arrays = [as_float32(v, f"parameters[{i}] ({names[i]})") for i, v in enumerate(values)]
@@ -123,15 +132,17 @@ class MLP(Module):
         of Deep Networks. ICML 2017.
     """
 
+    sizes = _args.fixed("sizes", "Layer widths, inputs first.", "the model")
+    activation = _args.fixed("activation", "The hidden layers' activation.", "the model")
+    seed = _args.fixed("seed", "The seed of the initial parameters.", "the model")
+
     def __init__(self, sizes, activation="relu", seed=0):
         try:
-            self.sizes = [operator.index(s) for s in sizes]
+            self._sizes = [operator.index(s) for s in sizes]
         except TypeError:
-            raise _core.Error(f"sizes: expected a sequence of integers, got {sizes!r}") from None
-        if not isinstance(activation, str):
-            raise _core.Error(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
-        self.activation = activation
-        self.seed = seed
+            raise _core.Error(f"sizes: expected a sequence of integers, got {_args.shown(sizes)}") from None
+        self._activation = _args.text(activation, "activation", f"one of {ACTIVATIONS}")
+        self._seed = seed
         self._model = _core.new_mlp(self.sizes, activation, seed)
 
     def forward(self, x):
@@ -194,15 +205,22 @@ class Conv4(Module):
         Learning. NeurIPS 2017.
     """
 
+    in_channels = _args.fixed("in_channels", "Image channels.", "the model")
+    hidden = _args.fixed("hidden", "Filters per convolution.", "the model")
+    blocks = _args.fixed("blocks", "Convolution blocks.", "the model")
+    outputs = _args.fixed("outputs", "Classes of the linear head (None for an encoder).", "the model")
+    image_size = _args.fixed("image_size", "The side of the square input images.", "the model")
+    seed = _args.fixed("seed", "The seed of the initial parameters.", "the model")
+
     def __init__(self, in_channels=1, hidden=64, blocks=4, outputs=None, image_size=28, seed=0):
-        self.in_channels = _args.integer(in_channels, "in_channels")
-        self.hidden = _args.integer(hidden, "hidden")
-        self.blocks = _args.integer(blocks, "blocks")
+        self._in_channels = _args.integer(in_channels, "in_channels")
+        self._hidden = _args.integer(hidden, "hidden")
+        self._blocks = _args.integer(blocks, "blocks")
         if outputs is not None:
             outputs = _args.count(outputs, "outputs")
-        self.outputs = outputs
-        self.image_size = _args.integer(image_size, "image_size")
-        self.seed = seed
+        self._outputs = outputs
+        self._image_size = _args.integer(image_size, "image_size")
+        self._seed = seed
         self._model = _core.new_conv4(self.in_channels, self.hidden, self.blocks, outputs or 0,
                                       self.image_size, seed)
 

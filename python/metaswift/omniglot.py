@@ -277,6 +277,19 @@ def _split(characters, split, subset):
 
 # MARK: - Public API
 
+def _path(value, name):
+    """A str or os.PathLike argument as an expanded Path; NUL characters refused."""
+    path = os.fspath(value)
+    if not isinstance(path, str):
+        raise _core.Error(f"{name}: expected a folder path as str, got {type(path).__name__} {path!r}")
+    if "\0" in path:
+        raise _core.Error(f"{name}: {path!r} contains a NUL character")
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as exc:  # ~user that does not exist
+        raise _core.Error(f"{name}: cannot expand {path!r} ({exc})") from None
+
+
 class Omniglot:
     """The Omniglot characters of one split, as arrays for few-shot tasks.
 
@@ -357,7 +370,7 @@ class Omniglot:
     def __init__(self, root, split="vinyals", subset="train", image_size=28, rotations=None,
                  download=False, cache_dir=None, resample="area"):
         if not isinstance(root, (str, os.PathLike)):
-            raise _core.Error(f"root: expected a folder path, got {root!r}")
+            raise _core.Error(f"root: expected a folder path, got {_args.shown(root)}")
         self.split = _args.choice(split, "split", SPLITS)
         self.subset = _args.choice(subset, "subset", SUBSETS)
         self.image_size = _args.integer(image_size, "image_size")
@@ -365,17 +378,22 @@ class Omniglot:
             raise _core.Error(f"image_size: must be 1 to {SIDE} (the drawings are {SIDE}x{SIDE}), "
                               f"got {self.image_size}")
         if rotations is not None and not isinstance(rotations, (bool, np.bool_)):
-            raise _core.Error(f"rotations: expected True, False or None, got {rotations!r}")
+            raise _core.Error(f"rotations: expected True, False or None, got {_args.shown(rotations)}")
         self.rotations = bool(self.split == "vinyals" if rotations is None else rotations)
         if not isinstance(download, (bool, np.bool_)):
-            raise _core.Error(f"download: expected True or False, got {download!r}")
+            raise _core.Error(f"download: expected True or False, got {_args.shown(download)}")
         self.resample = _args.choice(resample, "resample", _resize.METHODS)
         if cache_dir is not None and cache_dir is not False and not isinstance(cache_dir, (str, os.PathLike)):
-            raise _core.Error(f"cache_dir: expected a folder path, None or False, got {cache_dir!r}")
-        self.root = Path(root).expanduser()
+            raise _core.Error(f"cache_dir: expected a folder path, None or False, got {_args.shown(cache_dir)}")
+        self.root = _path(root, "root")
+        if cache_dir is not None and cache_dir is not False:
+            cache_dir = _path(cache_dir, "cache_dir")
 
-        characters = self._characters(bool(download))
-        base, self.cache_file = self._drawings(characters, cache_dir)
+        try:
+            characters = self._characters(bool(download))
+            base, self.cache_file = self._drawings(characters, cache_dir)
+        except OSError as exc:  # unreadable folders and files, names the system refuses
+            raise _core.Error(f"root: cannot read {self.root} ({exc})") from None
         self.characters = _split(characters, self.split, self.subset)
         self._assemble(characters, base)
 
