@@ -58,7 +58,7 @@ public func ms_learner_evaluate_classification(_ outLossCurve: UnsafeMutablePoin
                                               _ outTaskMacroF1s: UnsafeMutablePointer<Float>?,
                                               _ learner: OpaquePointer?, _ taskset: OpaquePointer?,
                                               _ taskCount: Int64, _ steps: Int64, _ seed: UInt64) -> Int32 {
-    guarded {
+    guarded(memory: "taskset") {
         let outs = try [(outLossCurve, "out_loss_curve"), (outAccuracyCurve, "out_accuracy_curve"),
                         (outTaskLosses, "out_task_losses"), (outTaskAccuracies, "out_task_accuracies"),
                         (outTaskMacroF1s, "out_task_macro_f1s")].map { p, name in

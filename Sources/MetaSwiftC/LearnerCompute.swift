@@ -9,7 +9,7 @@ public func ms_learner_meta_loss_and_grad(_ outLoss: UnsafeMutablePointer<Float>
                                           _ outGrads: UnsafeMutablePointer<OpaquePointer?>?, _ gradsCapacity: Int64,
                                           _ learner: OpaquePointer?, _ tasks: UnsafeRawPointer?,
                                           _ taskCount: Int64) -> Int32 {
-    guarded {
+    guarded(memory: "tasks") {
         let outLoss = try Check.out(outLoss, "out_loss")
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let count = l.specs.count
@@ -42,7 +42,7 @@ public func ms_learner_meta_loss_and_grad(_ outLoss: UnsafeMutablePointer<Float>
 @_cdecl("ms_learner_adapt")
 public func ms_learner_adapt(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ learner: OpaquePointer?,
                              _ x: UnsafeRawPointer?, _ y: UnsafeRawPointer?, _ steps: Int64) -> Int32 {
-    guarded {
+    guarded(memory: "x") {
         let out = try Check.outHandle(out, "out")
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let xView = try ViewLayout.records(x, count: 1, "x")!
@@ -77,7 +77,7 @@ public func ms_learner_evaluate(_ outLossCurve: UnsafeMutablePointer<Float>?,
                                 _ outTaskAccuracies: UnsafeMutablePointer<Float>?,
                                 _ learner: OpaquePointer?, _ taskset: OpaquePointer?, _ taskCount: Int64,
                                 _ steps: Int64, _ seed: UInt64) -> Int32 {
-    guarded {
+    guarded(memory: "taskset") {
         let lossCurve = try floatsOut(outLossCurve, "out_loss_curve")
         let taskLosses = try floatsOut(outTaskLosses, "out_task_losses")
         let accuracyCurve = try outAccuracyCurve.map { try floatsOut($0, "out_accuracy_curve") }

@@ -149,7 +149,7 @@ public func ms_model_set_parameter(_ model: OpaquePointer?, _ index: Int64, _ da
 @_cdecl("ms_model_forward")
 public func ms_model_forward(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ model: OpaquePointer?,
                              _ x: OpaquePointer?) -> Int32 {
-    guarded {
+    guarded(memory: "x") {
         let out = try Check.outHandle(out, "out")
         let m = try Handles.resolve(model, as: ModelObject.self, "model")
         let input = try Handles.resolve(x, as: TensorObject.self, "x").tensor

@@ -45,7 +45,7 @@ private func borrowedLogits(_ l: LearnerObject, _ xSupport: UnsafeRawPointer?, _
 public func ms_learner_query_logits(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ learner: OpaquePointer?,
                                     _ xSupport: UnsafeRawPointer?, _ ySupport: UnsafeRawPointer?,
                                     _ xQuery: UnsafeRawPointer?, _ steps: Int64) -> Int32 {
-    guarded {
+    guarded(memory: "x_query") {
         let out = try Check.outHandle(out, "out")
         let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
         let logits = try borrowedLogits(l, xSupport, ySupport, xQuery, steps, "query_logits")
@@ -57,7 +57,7 @@ public func ms_learner_query_logits(_ out: UnsafeMutablePointer<OpaquePointer?>?
 public func ms_learner_predict(_ out: UnsafeMutablePointer<Int64>?, _ capacity: Int64, _ learner: OpaquePointer?,
                                _ xSupport: UnsafeRawPointer?, _ ySupport: UnsafeRawPointer?,
                                _ xQuery: UnsafeRawPointer?, _ steps: Int64) -> Int32 {
-    guarded {
+    guarded(memory: "x_query") {
         let out = try Check.out(out, "out")
         guard Int(bitPattern: out) % MemoryLayout<Int64>.alignment == 0 else {
             throw BridgeError.argument("out: not aligned to \(MemoryLayout<Int64>.alignment) bytes")

@@ -82,7 +82,7 @@ public func ms_taskset_sample(_ outXSupport: UnsafeMutablePointer<OpaquePointer?
                               _ outXQuery: UnsafeMutablePointer<OpaquePointer?>?,
                               _ outYQuery: UnsafeMutablePointer<OpaquePointer?>?,
                               _ taskset: OpaquePointer?) -> Int32 {
-    guarded {
+    guarded(memory: "taskset") {
         let outs = [try Check.outHandle(outXSupport, "out_x_support"), try Check.outHandle(outYSupport, "out_y_support"),
                     try Check.outHandle(outXQuery, "out_x_query"), try Check.outHandle(outYQuery, "out_y_query")]
         let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")

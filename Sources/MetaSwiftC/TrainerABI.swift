@@ -92,7 +92,7 @@ public func ms_trainer_free(_ trainer: OpaquePointer?) -> Int32 {
 @_cdecl("ms_trainer_run")
 public func ms_trainer_run(_ outLosses: UnsafeMutablePointer<Float>?, _ capacity: Int64, _ trainer: OpaquePointer?,
                            _ steps: Int64) -> Int32 {
-    guarded {
+    guarded(memory: "meta_batch_size") {
         let t = try Handles.resolve(trainer, as: TrainerObject.self, "trainer")
         let n = try Check.count(steps, "steps")
         let cap = try Check.count(capacity, "capacity")

@@ -7,6 +7,7 @@ over N test episodes (600 by convention), with the population standard
 deviation (``np.std``, ddof 0), as in the reference code of MAML, ProtoNets
 and "A Closer Look at Few-shot Classification".
 """
+import operator
 from collections import namedtuple
 
 import numpy as np
@@ -47,8 +48,13 @@ def _metrics(predicted, labels, classes):
     p, y = as_labels(predicted, "predicted"), as_labels(labels, "labels")
     if p.size == 0:
         raise _core.Error("predicted: need at least one prediction")
-    if classes is None:
-        classes = int(max(p.max(initial=0), y.max(initial=0))) + 1
+    if classes is None and p.size == y.size and p.min() >= 0 and y.min() >= 0:
+        # Only the classes present count, so renumbering them 0..k-1 changes
+        # no score, and any label value up to 2**63 - 1 is a class.
+        values, dense = np.unique(np.concatenate([p, y]), return_inverse=True)
+        p, y, classes = dense[:p.size].astype(np.int64), dense[p.size:].astype(np.int64), values.size
+    elif classes is None:  # the engine names the entry at fault
+        classes = min(int(max(p.max(initial=0), y.max(initial=0))) + 1, 2**63 - 1)
     return _core.classification_metrics(p, y, _args.integer(classes, "classes"))
 
 
@@ -119,7 +125,10 @@ class ClassificationEvaluation(Evaluation):
         super().__init__(curve, per_task_loss, accuracy_curve, per_task_accuracy)
         self.losses = self.per_task.loss
         self.accuracies = self.per_task.accuracy
-        self.macro_f1s = np.asarray(per_task_macro_f1, dtype=np.float32)
+        self.macro_f1s = as_float32(per_task_macro_f1, "per_task_macro_f1").ravel()
+        if self.macro_f1s.shape != self.accuracies.shape:
+            raise _core.Error(f"per_task_macro_f1: expected {self.accuracies.size} values (one per task), "
+                              f"got {self.macro_f1s.size}")
         self.macro_f1, self.macro_f1_ci = mean_confidence_interval(self.macro_f1s)
 
     def __repr__(self):
@@ -218,6 +227,12 @@ def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queri
     if not callable(make_learner):
         raise _core.Error(f"make_learner: expected a callable returning a new learner, got {make_learner!r}")
     steps = _args.count(train_steps, "train_steps", minimum=0)
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        seed = None
+    if seed is None or not 0 <= seed < 2**64:
+        raise _core.Error("seed: expected an integer in [0, 2**64)")
     n_episodes = _args.count(episodes, "episodes")
     base = Taskset(images, labels, ways, shots, queries, classes=classes, seed=seed)
     splits = class_folds(base.classes, folds, seed)
@@ -240,12 +255,13 @@ def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queri
                               f"use loss='cross_entropy'")
         train_set = base.replace(classes=train)
         test_set = base.replace(classes=test)
-        fit_args = {"steps": steps, "seed": seed + k, "progress": progress}
+        fold_seed = (seed + k) % 2**64
+        fit_args = {"steps": steps, "seed": fold_seed, "progress": progress}
         if meta_batch_size is not None:
             fit_args["meta_batch_size"] = meta_batch_size
         if optimizer is not None:
             fit_args["optimizer"] = optimizer
         history = learner.fit(train_set, **fit_args) if steps > 0 else None
-        evaluation = learner.evaluate(test_set, tasks=n_episodes, inner_steps=inner_steps, seed=seed + k)
+        evaluation = learner.evaluate(test_set, tasks=n_episodes, inner_steps=inner_steps, seed=fold_seed)
         results.append(Fold(train, test, evaluation, history))
     return CrossValidation(results)

@@ -440,10 +440,11 @@ class MetaSGD(_Learner):
         for i, a in enumerate(arrays):
             try:
                 self._learner.set_meta_parameter(n + i, a)
-            except _core.Error:
+            except _core.Error as error:
                 for j in range(i):  # all or nothing
                     self._learner.set_meta_parameter(n + j, previous[j])
-                raise
+                message = str(error).removeprefix(f"meta-parameter {names[i]}: ")
+                raise _core.Error(f"learning_rates[{i}] ({names[i]}): {message}") from None
 
 
 class ANIL(_Learner):
@@ -607,8 +608,10 @@ class ProtoNet(_Learner):
         return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume)
 
     def _evaluation_steps(self, inner_steps):
-        if inner_steps not in (None, 0):
-            raise _core.Error(f"inner_steps: ProtoNet takes no inner steps (it builds prototypes); got {inner_steps!r}")
+        if inner_steps is not None and (isinstance(inner_steps, bool) or not isinstance(inner_steps, (int, np.integer))
+                                        or inner_steps != 0):
+            raise _core.Error(f"inner_steps: ProtoNet takes no inner steps (it builds prototypes); "
+                              f"got {_args.shown(inner_steps)}")
         return 0
 
     def embed(self, x):

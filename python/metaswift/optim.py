@@ -17,7 +17,7 @@ update t follows it (t counts on across ``fit(..., resume=True)``):
 import numpy as np
 
 from . import _args, _core
-from ._arrays import zeros
+from ._arrays import as_float32, zeros
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
            "Schedule", "CosineDecay", "ExponentialDecay", "PiecewiseConstant"]
@@ -125,7 +125,7 @@ class PiecewiseConstant(Schedule):
 
     def _apply(self, optimizer):
         return optimizer.piecewise(self.lr, np.array(self.boundaries, dtype=np.int64),
-                                   np.array(self.values, dtype=np.float32))
+                                   as_float32(np.array(self.values, dtype=np.float64), "values"))
 
     def _hyper(self):
         return {"lr": self.lr, "boundaries": list(self.boundaries), "values": list(self.values)}

@@ -217,9 +217,9 @@ def test_bad_learning_rates(model):
     rates = [np.full(r.shape, 0.1) for r in learner.learning_rates]
     with raises(r"^learning_rates: expected 4 arrays"):
         learner.learning_rates = rates[:3]
-    with raises(r"^meta-parameter lr\.W2: expected shape \[8, 1\], got \[1, 8\]"):
+    with raises(r"^learning_rates\[2\] \(lr\.W2\): expected shape \[8, 1\], got \[1, 8\]"):
         learner.learning_rates = rates[:2] + [np.ones((1, 8))] + rates[3:]
-    with raises(r"^meta-parameter lr\.b1: element 0 is nan"):
+    with raises(r"^learning_rates\[1\] \(lr\.b1\): element 0 is nan"):
         learner.learning_rates = [rates[0], np.full(8, np.nan)] + rates[2:]
     # All or nothing: the rates set before the failure were put back.
     assert all(np.all(r == np.float32(0.01)) for r in learner.learning_rates)
