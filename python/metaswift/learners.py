@@ -56,13 +56,6 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="step", desc="meta-training")
 
 
-def _fixed(name, doc):
-    """A read-only attribute: the engine learner was built with this value,
-    so assigning a new one (which it would not see) is refused."""
-    return property(lambda self: getattr(self, "_" + name),
-                    doc=f"{doc} Fixed when the learner is made; make a new learner to change it.")
-
-
 class _Learner:
     """What every gradient-based learner offers. Subclasses set ``_kind``
     (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
@@ -75,11 +68,13 @@ class _Learner:
     _kind = None
     _paper = None
 
-    model = _fixed("model", "The model whose parameters are the meta-parameters (updated in place by fit).")
-    inner_lr = _fixed("inner_lr", "The inner-loop step size.")
-    inner_steps = _fixed("inner_steps", "Inner steps per task in meta-training.")
-    first_order = _fixed("first_order", "Whether the meta-gradient treats inner gradients as constants.")
-    loss = _fixed("loss", "The task loss, 'mse' or 'cross_entropy'.")
+    model = _args.fixed("model", "The model whose parameters are the meta-parameters (updated in place by fit).",
+                        "the learner")
+    inner_lr = _args.fixed("inner_lr", "The inner-loop step size.", "the learner")
+    inner_steps = _args.fixed("inner_steps", "Inner steps per task in meta-training.", "the learner")
+    first_order = _args.fixed("first_order", "Whether the meta-gradient treats inner gradients as constants.",
+                              "the learner")
+    loss = _args.fixed("loss", "The task loss, 'mse' or 'cross_entropy'.", "the learner")
 
     def __init__(self, model, inner_lr, inner_steps, first_order, loss, head_parameters=2):
         core_model = _core_model(model, "model")
@@ -473,7 +468,8 @@ class ANIL(_Learner):
     _kind = "anil"
     _paper = "Raghu, Raghu, Bengio & Vinyals, ICLR 2020"
 
-    head_parameters = _fixed("head_parameters", "How many of the last parameter tensors the inner loop adapts.")
+    head_parameters = _args.fixed("head_parameters", "How many of the last parameter tensors the inner loop adapts.",
+                                  "the learner")
 
     def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=2):
         self._head_parameters = _args.integer(head_parameters, "head_parameters")
@@ -515,7 +511,7 @@ class Reptile(_Learner):
     _kind = "reptile"
     _paper = "Nichol, Achiam & Schulman, 2018"
 
-    epsilon = _fixed("epsilon", "The outer step size of fit's default optimizer.")
+    epsilon = _args.fixed("epsilon", "The outer step size of fit's default optimizer.", "the learner")
 
     def __init__(self, model, inner_lr=0.02, inner_steps=32, loss="mse", epsilon=0.1):
         self._epsilon = _args.real(epsilon, "epsilon")
@@ -590,8 +586,8 @@ class ProtoNet(_Learner):
     _kind = "protonet"
     _paper = "Snell, Swersky & Zemel, NeurIPS 2017"
 
-    encoder = _fixed("model", "The encoder, whose embeddings the prototypes average.")
-    distance = _fixed("distance", "'euclidean' (squared) or 'cosine'.")
+    encoder = _args.fixed("model", "The encoder, whose embeddings the prototypes average.", "the learner")
+    distance = _args.fixed("distance", "'euclidean' (squared) or 'cosine'.", "the learner")
 
     def __init__(self, encoder, distance="euclidean"):
         core_model = _core_model(encoder, "encoder")
