@@ -76,12 +76,14 @@ public struct MetaTrainer {
         // A finite loss can still come with an overflowing gradient or step;
         // nothing non-finite is committed, so the parameters stay usable.
         guard grads.allSatisfy(\.isFinite) else {
-            throw MetaError.argument("meta-gradient became NaN or infinite at step \(steps + 1); lower the learning rates")
+            throw MetaError.argument("meta-gradient became NaN or infinite at step \(steps + 1); lower the learning rates. "
+                                     + "The meta-parameters are those after step \(steps), unchanged")
         }
         var next = optimizer
         let updated = try next.step(params: metaParameters, grads: grads)
         guard updated.allSatisfy(\.isFinite) else {
-            throw MetaError.argument("meta-parameters became NaN or infinite at step \(steps + 1); lower the learning rates")
+            throw MetaError.argument("meta-parameters became NaN or infinite at step \(steps + 1); lower the learning rates. "
+                                     + "The meta-parameters are those after step \(steps), unchanged")
         }
         previous = (metaParameters, optimizer, steps)
         metaParameters = updated

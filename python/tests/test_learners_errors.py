@@ -265,6 +265,8 @@ def test_a_diverging_run_stops_with_an_error_and_keeps_finite_parameters():
                     progress=False)
     history = info.value.history
     assert history.interrupted and len(history) < 50 and learner.history is history
+    # The message says which step the model's parameters are from: the steps the history holds.
+    assert f"The meta-parameters are those after step {len(history)}," in str(info.value)
     assert np.all(np.isfinite(history.losses))
     assert all(np.all(np.isfinite(p)) for p in model.parameters())
 
