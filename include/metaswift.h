@@ -177,7 +177,7 @@ int ms_tensor_data(const float** out, ms_tensor tensor);
 
 /* *out = a new multilayer perceptron with `count` layer widths in `sizes`
  * (count >= 2, each > 0): sizes[0] inputs, sizes[count-1] outputs, and
- * `activation` ("relu", "tanh", "sigmoid" or "identity") after every hidden
+ * `activation` ("relu", "tanh", "sigmoid", "identity", "gelu" or "softplus") after every hidden
  * layer, none after the output.
  * Parameters, in order: W1 (sizes[0], sizes[1]), b1 (sizes[1]), W2, b2, ...;
  * the model computes x @ W + b layer by layer. They are initialised from

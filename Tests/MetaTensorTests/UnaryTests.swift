@@ -19,6 +19,7 @@ final class UnaryTests: XCTestCase {
         case .abs: return ({ Swift.abs($0) }, -5, 5)
         case .square: return ({ $0 * $0 }, -5, 5)
         case .reciprocal: return ({ 1 / $0 }, 0.05, 5)
+        case .erf: return ({ Glibc.erf($0) }, -4, 4)
         case .step: return ({ $0 > 0 ? 1 : 0 }, -5, 5)
         case .sign: return ({ $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }, -5, 5)
         }

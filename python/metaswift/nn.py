@@ -12,7 +12,7 @@ from ._arrays import as_float32, to_numpy, to_tensor
 
 __all__ = ["Module", "MLP", "Conv4"]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity", "gelu", "softplus")
 
 
 class Module:
@@ -109,7 +109,8 @@ class MLP(Module):
         sizes: layer widths, inputs first, at least two, each > 0.
             ``[1, 40, 40, 1]`` is the sinusoid-regression network of
             Finn et al. 2017 (MAML).
-        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"identity"``.
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"identity"``, ``"gelu"`` (exact, with erf) or
+            ``"softplus"``.
         seed: an integer in ``[0, 2**64)``.
 
     Example:

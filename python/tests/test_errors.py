@@ -55,7 +55,8 @@ def test_bad_sizes(sizes, match):
 
 
 @pytest.mark.parametrize("activation, match", [
-    ("gelu", r"^activation: unknown activation 'gelu'; expected one of 'identity', 'relu', 'tanh', 'sigmoid'"),
+    ("swish", r"^activation: unknown activation 'swish'; expected one of 'identity', 'relu', 'tanh', 'sigmoid', "
+              r"'gelu', 'softplus'"),
     ("", r"^activation: unknown activation ''"),
     (None, r"^activation: expected one of"),
 ])

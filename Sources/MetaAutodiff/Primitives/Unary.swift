@@ -42,4 +42,15 @@ extension Variable {
     public func reciprocal() throws -> Variable {
         try record("reciprocal", try value.map(.reciprocal), self) { g, _, y in [try -(g * y.square())] }
     }
+
+    /// The Gauss error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt. Its derivative
+    /// 2/√π · e^(−x²) is written in ops, so the second derivative
+    /// −2x · 2/√π · e^(−x²) comes out exact.
+    public func erf() throws -> Variable {
+        try record("erf", try value.map(.erf), self) { g, x, _ in
+            [try g * x[0].square().affine(scale: -1).exp() * Self.twoOverSqrtPi]
+        }
+    }
+
+    static let twoOverSqrtPi = Float(1.1283791670955125739)
 }

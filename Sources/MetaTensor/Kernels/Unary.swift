@@ -6,6 +6,8 @@ import Glibc
 /// each loop is a tight, vectorisable pass over the buffer.
 public enum UnaryOp: String, Sendable, CaseIterable {
     case neg, exp, log, sqrt, tanh, sigmoid, relu, abs, square, reciprocal
+    /// The Gauss error function, Glibc's erff (for the exact GELU).
+    case erf
     /// 1 where x > 0, else 0 (the derivative of relu; a constant for autodiff).
     case step
     /// -1, 0 or 1.
@@ -33,6 +35,7 @@ extension Tensor {
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
         case .square: for i in 0..<n { y[i] = x[i] * x[i] }
         case .reciprocal: for i in 0..<n { y[i] = 1 / x[i] }
+        case .erf: for i in 0..<n { y[i] = erff(x[i]) }
         case .step: for i in 0..<n { y[i] = x[i] > 0 ? 1 : 0 }
         case .sign: for i in 0..<n { y[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : 0) }
         }
