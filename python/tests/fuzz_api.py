@@ -365,7 +365,7 @@ BAD_SEEDS = ("-1", "2**64", "2**64 - 1", "2**63", "1.5", "'0'", "None", "nan", "
              "np.int64(-1)", "True", "Evil()")
 JUNK = ("None", "3", "-1", "'model'", "object()", "np.zeros((2, 2))", "ms.nn.MLP", "ms", "Evil()", "[]", "()",
         "{}", "nan")
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "identity", "gelu", "softplus")
 LOSSES = ("mse", "cross_entropy")
 # Regimes whose models, tasksets and tasks fit together.
 FEATURES, CLASSES, PER_CLASS, SIDE = 4, 6, 6, 8
@@ -1350,6 +1350,10 @@ def _limit_memory():
 
 def _import_metaswift():
     global PACKAGE_DIR
+    # Relative paths the calls make up (an Omniglot root of '' with
+    # download=True, a cache folder) land in the scratch folder, never in
+    # the directory the run was started from.
+    os.chdir(_scratch())
     import metaswift as ms
     import metaswift.omniglot
     PACKAGE_DIR = Path(ms.__file__).resolve().parent

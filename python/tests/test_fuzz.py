@@ -38,8 +38,11 @@ def test_fuzz_the_public_api():
     seconds = None if calls else float(os.environ.get("METASWIFT_FUZZ_SECONDS", 60))
     seed = int(os.environ.get("METASWIFT_FUZZ_SEED", 1))
     jobs = int(os.environ.get("METASWIFT_FUZZ_JOBS", 2 if long else 1))
+    here_before = set(os.listdir("."))
     summary = fuzz_api.run_campaign(calls=int(calls) if calls else None, seconds=seconds, seed=seed, jobs=jobs,
                                     call_timeout=30, sequence_timeout=600)
+    # Files the calls write (a download into root '', caches) stay in the campaign's scratch folders.
+    assert set(os.listdir(".")) == here_before, f"the fuzz calls left {set(os.listdir('.')) - here_before} here"
     report = summary.text()
     print("\n" + report)
     assert summary.calls > 0, report
