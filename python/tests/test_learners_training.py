@@ -201,8 +201,12 @@ def test_native_calls_release_the_gil():
         worker.join()
         elapsed_ms = (time.perf_counter() - start) * 1000
         assert elapsed_ms > 50, f"{name}: the native work took only {elapsed_ms:.0f} ms, too short to tell"
-        # Held, Python's 5 ms switch interval would allow about elapsed/5 ticks.
-        assert ticks > native_calls + 0.5 * elapsed_ms, \
+        # Held, the main thread could tick only between native calls (about
+        # native_calls times; at most elapsed/5 with Python's 5 ms switch
+        # interval). Released, it ticks about once a millisecond on an idle
+        # machine, and at half that or less when the engine's two threads and
+        # other work share the two cores: the bar sits between the two.
+        assert ticks > native_calls + 0.25 * elapsed_ms, \
             f"{name}: the main thread ran only {ticks} times in {elapsed_ms:.0f} ms"
 
 
