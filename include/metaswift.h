@@ -333,7 +333,7 @@ int ms_optimizer_learning_rates(float* out_rates, int64_t count, ms_optimizer op
  * does not copy it), so its meta-parameters start as the model's current
  * parameters, and a trainer's result is written back into the model. The
  * model stays alive as long as the learner, even if its handle is freed.
- * inner_lr: finite, >= 0. inner_steps: >= 0 (> 0 for Reptile).
+ * inner_lr: finite, >= 0. inner_steps: 0..MS_MAX_INNER_STEPS (at least 1 for Reptile).
  * first_order: nonzero for the first-order approximation. loss: "mse" or
  * "cross_entropy". Free with ms_learner_free. */
 
@@ -398,15 +398,15 @@ int ms_learner_meta_loss_and_grad(float* out_loss, ms_tensor* out_grads, int64_t
                                   ms_learner learner, const ms_task* tasks, int64_t task_count);
 
 /* *out = a new model (the same architecture; free it with ms_model_free)
- * holding the learner's meta-parameters adapted for `steps` (>= 0) inner
+ * holding the learner's meta-parameters adapted for `steps` (0..MS_MAX_INNER_STEPS) inner
  * steps on the support set (x, y), shaped as a task's x_support and
  * y_support. The views are read in place, only during the call. */
 int ms_learner_adapt(ms_model* out, ms_learner learner, const ms_view* x, const ms_view* y, int64_t steps);
 
-/* Evaluates the learner's current meta-parameters on `task_count` (>= 1)
+/* Evaluates the learner's current meta-parameters on `task_count` (1..MS_MAX_EPISODES)
  * tasks drawn from `taskset` with a generator seeded by `seed` (not the
  * taskset's own stream: the same seed gives the same tasks): each task is
- * adapted step by step for `steps` (>= 0) inner steps, and
+ * adapted step by step for `steps` (0..MS_MAX_INNER_STEPS) inner steps, and
  *   out_loss_curve[s]      = mean query loss after s steps, s = 0..steps;
  *   out_task_losses[t]     = task t's query loss after `steps` steps;
  *   out_accuracy_curve[s], out_task_accuracies[t]: the same for accuracy,
@@ -419,7 +419,7 @@ int ms_learner_evaluate(float* out_loss_curve, float* out_accuracy_curve, float*
 
 /* Few-shot classification of one episode by a classifier (ProtoNet, or a
  * learner with the "cross_entropy" loss): learns from the support set
- * (x_support, y_support), shaped as a task's, for `steps` (>= 0) inner
+ * (x_support, y_support), shaped as a task's, for `steps` (0..MS_MAX_INNER_STEPS) inner
  * steps (ignored by ProtoNet), then scores the queries x_query (m >= 1
  * examples shaped like x_support's). The views are read in place, only
  * during the call.
@@ -434,11 +434,11 @@ int ms_learner_query_logits(ms_tensor* out, ms_learner learner, const ms_view* x
 int ms_learner_predict(int64_t* out, int64_t capacity, ms_learner learner, const ms_view* x_support,
                        const ms_view* y_support, const ms_view* x_query, int64_t steps);
 
-/* Evaluates a classifier on `task_count` (>= 1) episodes drawn from
+/* Evaluates a classifier on `task_count` (1..MS_MAX_EPISODES) episodes drawn from
  * `taskset` with a generator seeded by `seed` (as ms_learner_evaluate: the
  * same seed gives the same episodes; episode t is the t-th task that
  * ms_taskset_sample returns from the same taskset made with `seed`): each
- * is adapted for `steps` (>= 0;
+ * is adapted for `steps` (0..MS_MAX_INNER_STEPS;
  * 0 for ProtoNet) inner steps, one at a time, and
  *   out_loss_curve[s], out_accuracy_curve[s] = mean query cross-entropy and
  *     accuracy after s steps, s = 0..steps;
