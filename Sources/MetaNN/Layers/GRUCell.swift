@@ -83,15 +83,9 @@ public struct GRUCell: Model, Sendable {
         guard steps > 0 else { throw MetaError.shape("GRUCell: the sequence x of shape \(x.shape) has no steps") }
         // The input half of every step's gates in one GEMM.
         let projected = try Variable.matmul(x, p[0]) + p[2]  // (T, N, 3H)
-        var h = try zeroState(batch: batch)
-        var hs: [Variable] = []
-        hs.reserveCapacity(steps)
-        for t in 0..<steps {
-            let xt = try projected.slice(axis: 0, range: t..<(t + 1)).reshaped([batch, 3 * hiddenSize])
-            h = try cell(inputProjection: xt, wh: p[1], bh: p[3], state: h)
-            hs.append(h)
+        return try unroll(projected, from: try zeroState(batch: batch), output: { $0 }) { xt, h in
+            try cell(inputProjection: xt, wh: p[1], bh: p[3], state: h)
         }
-        return try Variable.stack(hs, axis: 0)
     }
 
     /// The gate arithmetic, given x·Wx + bx.

@@ -82,15 +82,9 @@ public struct LSTMCell: Model, Sendable {
         guard steps > 0 else { throw MetaError.shape("LSTMCell: the sequence x of shape \(x.shape) has no steps") }
         // The input half of every step's gates in one GEMM.
         let projected = try Variable.matmul(x, p[0])  // (T, N, 4H)
-        var state = try zeroState(batch: batch)
-        var hs: [Variable] = []
-        hs.reserveCapacity(steps)
-        for t in 0..<steps {
-            let xt = try projected.slice(axis: 0, range: t..<(t + 1)).reshaped([batch, 4 * hiddenSize])
-            state = try cell(inputProjection: xt, wh: p[1], b: p[2], state: state)
-            hs.append(state.h)
+        return try unroll(projected, from: try zeroState(batch: batch), output: { $0.h }) { xt, state in
+            try cell(inputProjection: xt, wh: p[1], b: p[2], state: state)
         }
-        return try Variable.stack(hs, axis: 0)
     }
 
     /// The gate arithmetic, given x·Wx.
