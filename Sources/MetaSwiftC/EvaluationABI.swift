@@ -73,9 +73,6 @@ public func ms_learner_evaluate_classification(_ outLossCurve: UnsafeMutablePoin
         try l.checkClassifier("evaluate_classification")
         _ = try Check.episodes(taskCount, "task_count")
         _ = try Check.innerSteps(steps, "steps")
-        // Curves of steps + 1 sums, one generator stream per task.
-        try Check.fitsInMemory(Int(steps), times: 4, "steps")
-        try Check.fitsInMemory(Int(taskCount), times: MemoryLayout<RNG>.stride / 4 + 2, "task_count")
         if l.classifiesEpisodes && steps != 0 {
             throw BridgeError.argument("steps: must be 0 for a learner that classifies by its own rule (ProtoNet takes no inner steps), got \(steps)")
         }
