@@ -1018,11 +1018,16 @@ def new_learner(g):
     return Stmt(f"ms.{kind}", [m], kwargs)
 
 
-def learner_meta_loss(g):
+def _pick_learner(g):
+    """A learner of the pool (never a mutated stand-in): its name and the object, or (None, None)."""
     lr = g.pick(_is("learners._Learner"), bad=0)
+    return (lr, g.ns.get(lr)) if lr is not None else (None, None)
+
+
+def learner_meta_loss(g):
+    lr, learner = _pick_learner(g)
     if lr is None:
         return None
-    learner = g.ns.get(lr)
     n = g.r.randint(1, 3)
     tasks = "[" + ", ".join(g.task(learner) for _ in range(n)) + "]"
     if g.mutate():
@@ -1032,10 +1037,9 @@ def learner_meta_loss(g):
 
 
 def learner_adapt(g):
-    lr = g.pick(_is("learners._Learner"), bad=0)
+    lr, learner = _pick_learner(g)
     if lr is None:
         return None
-    learner = g.ns.get(lr)
     task = g.task(learner)
     t = task if task.startswith("v") else f"({task})"
     args = [f"{t}[0]", f"{t}[1]"]
@@ -1044,10 +1048,9 @@ def learner_adapt(g):
 
 
 def learner_fit(g):
-    lr = g.pick(_is("learners._Learner"), bad=0)
+    lr, learner = _pick_learner(g)
     if lr is None:
         return None
-    learner = g.ns.get(lr)
     kwargs = {"meta_batch_size": g.int_(1, 3), "steps": g.int_(0, 3), "seed": g.seed(),
               "progress": "False" if g.r.random() < 0.95 else g.flag()}
     if g.r.random() < 0.5:
@@ -1064,10 +1067,9 @@ def learner_fit(g):
 
 
 def learner_evaluate(g):
-    lr = g.pick(_is("learners._Learner"), bad=0)
+    lr, learner = _pick_learner(g)
     if lr is None:
         return None
-    learner = g.ns.get(lr)
     kwargs = {"tasks": g.int_(1, 4), "seed": g.seed()}
     if g.r.random() < 0.5:
         kwargs["inner_steps"] = g.int_(0, 3) if not isinstance(learner, g.ms.ProtoNet) or g.mutate(0.3) else "0"
@@ -1077,10 +1079,9 @@ def learner_evaluate(g):
 
 
 def learner_predict(g):
-    lr = g.pick(_is("learners._Learner"), bad=0)
+    lr, learner = _pick_learner(g)
     if lr is None:
         return None
-    learner = g.ns.get(lr)
     task = g.task(learner)
     t = task if task.startswith("v") else f"({task})"
     kwargs = {}
