@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "_TestSupport", dependencies: ["MetaAutodiff"]),
 
         // MARK: - Tests
-        .testTarget(name: "MetaTensorTests", dependencies: ["MetaTensor", "_TestSupport"]),
+        .testTarget(name: "MetaTensorTests", dependencies: ["MetaTensor", "CSystem", "_TestSupport"]),
         .testTarget(name: "MetaAutodiffTests", dependencies: ["MetaAutodiff", "_TestSupport"]),
         .testTarget(name: "MetaNNTests", dependencies: ["MetaNN", "_TestSupport"]),
         .testTarget(name: "MetaOptimTests", dependencies: ["MetaOptim", "MetaNN", "_TestSupport"]),
