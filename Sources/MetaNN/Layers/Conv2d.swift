@@ -67,10 +67,16 @@ public struct Conv2d: Model, Sendable {
     /// (OH, OW) for an input of height h and width w, or an error when the
     /// padded image is smaller than the kernel.
     public func outputSize(height h: Int, width w: Int) throws -> (Int, Int) {
-        let (hp, wp) = (h + 2 * padding.0, w + 2 * padding.1)
-        guard h > 0, w > 0, hp >= kernelSize.0, wp >= kernelSize.1 else {
-            throw MetaError.shape("Conv2d: input x of spatial size \(h)x\(w) with padding \(padding) is smaller than the kernel \(kernelSize)")
+        func tooSmall() -> MetaError {
+            MetaError.shape("Conv2d: input x of spatial size \(h)x\(w) with padding \(padding) is smaller than the kernel \(kernelSize)")
         }
+        guard h > 0, w > 0 else { throw tooSmall() }
+        // Shape inference asks about any sizes: h + 2p must not overflow.
+        guard padding.0 <= (Int.max - h) / 2, padding.1 <= (Int.max - w) / 2 else {
+            throw MetaError.argument("Conv2d: input x of spatial size \(h)x\(w) with padding \(padding) overflows")
+        }
+        let (hp, wp) = (h + 2 * padding.0, w + 2 * padding.1)
+        guard hp >= kernelSize.0, wp >= kernelSize.1 else { throw tooSmall() }
         return ((hp - kernelSize.0) / stride.0 + 1, (wp - kernelSize.1) / stride.1 + 1)
     }
 

@@ -49,7 +49,7 @@ public struct Conv4: Model {
         for b in 1...blocks {
             parts.append(("block\(b).conv", try Conv2d(inChannels: b == 1 ? inChannels : hidden, outChannels: hidden,
                                                        kernelSize: 3, padding: 1)))
-            parts.append(("block\(b).bn", try BatchNorm(features: hidden, eps: eps)))
+            parts.append(("block\(b).bn", try BatchNorm2d(features: hidden, eps: eps)))
             parts.append(("block\(b).relu", Activation.relu))
             parts.append(("block\(b).pool", try MaxPool2d(kernelSize: 2)))
         }
@@ -79,7 +79,13 @@ public struct Conv4: Model {
         guard side > 0 else {
             throw MetaError.argument("Conv4: imageSize \(imageSize) is too small for \(blocks) 2x2 poolings")
         }
-        return hidden * side * side
+        // Overflow-checked: a description can ask for any sizes.
+        let (area, o1) = side.multipliedReportingOverflow(by: side)
+        let (size, o2) = hidden.multipliedReportingOverflow(by: area)
+        guard !o1, !o2 else {
+            throw MetaError.argument("Conv4: the embedding of \(hidden) channels of \(side)x\(side) overflows")
+        }
+        return size
     }
 
     public var embeddingSize: Int {

@@ -53,11 +53,11 @@ public struct ResNet12: Model {
                 try Conv2d(inChannels: from, outChannels: w, kernelSize: k, padding: k / 2, bias: false)
             }
             let body = try Sequential(named: [
-                ("conv1", try conv(channels, 3)), ("bn1", try BatchNorm(features: w)), ("relu1", leaky),
-                ("conv2", try conv(w, 3)), ("bn2", try BatchNorm(features: w)), ("relu2", leaky),
-                ("conv3", try conv(w, 3)), ("bn3", try BatchNorm(features: w)),
+                ("conv1", try conv(channels, 3)), ("bn1", try BatchNorm2d(features: w)), ("relu1", leaky),
+                ("conv2", try conv(w, 3)), ("bn2", try BatchNorm2d(features: w)), ("relu2", leaky),
+                ("conv3", try conv(w, 3)), ("bn3", try BatchNorm2d(features: w)),
             ])
-            let shortcut = try Sequential(named: [("conv", try conv(channels, 1)), ("bn", try BatchNorm(features: w))])
+            let shortcut = try Sequential(named: [("conv", try conv(channels, 1)), ("bn", try BatchNorm2d(features: w))])
             parts.append(("block\(b + 1)", ResNet12Block(residual: Residual(body: body, shortcut: shortcut),
                                                          activation: leaky, pool: try MaxPool2d(kernelSize: 2))))
             channels = w
