@@ -3,29 +3,11 @@ import Glibc
 #endif
 import MetaSwift
 
-/// Argument checks shared by every `@_cdecl` body. Each returns the checked
-/// value in Swift form or throws an error whose message starts with the
-/// argument's name as the header spells it, so an ABI function reads as a
-/// list of checks followed by one engine call:
-///
-///     @_cdecl("ms_model_forward")
-///     public func ms_model_forward(_ out: UnsafeMutablePointer<OpaquePointer?>?,
-///                                  _ model: OpaquePointer?, _ x: OpaquePointer?) -> Int32 {
-///         guarded {                                   // errors -> status + ms_last_error
-///             let out = try Check.outHandle(out, "out")                        // outputs first
-///             let m = try Handles.resolve(model, as: ModelObject.self, "model") // kind-checked
-///             let input = try Handles.resolve(x, as: TensorObject.self, "x").tensor
-///             try m.checkInput(input.shape)                                     // every input
-///             out.pointee = Handles.publish(TensorObject(try ...engine call...))
-///         }
-///     }
-///
-/// Then declare it in include/metaswift.h (python/tests/test_header.py fails
-/// until header, symbols and `@_cdecl`s agree) and wrap it in python/src with
-/// the GIL released around the call. A new kind of object (a learner) adds a
-/// `HandleKind` case, a final class conforming to `Handled`, one
-/// `ms_KIND_new*` and one `ms_KIND_free`, its `typedef struct ms_KIND_s*` in
-/// the header, and a heap type in python/src whose tp_dealloc calls the free.
+/// Checks of raw C arguments shared by the `@_cdecl` functions (pointers,
+/// shapes, counts) and by the kinds (memory, finiteness). Each returns the
+/// checked value in Swift form or throws an error whose message starts with
+/// the argument's name. Named arguments of `ms_new` and `ms_call` are read
+/// through `Arguments`, which uses these.
 enum Check {
     /// Largest rank accepted at the ABI (NumPy's own limit).
     static let maxRank = 64

@@ -2,17 +2,23 @@
 import Glibc
 #endif
 
-/// The kinds of engine objects that cross the ABI as opaque handles. Each
-/// kind has its own C type (`ms_tensor`, `ms_model`, ...) and its own free
-/// function; the registry remembers the kind so a handle of one kind passed
-/// where another is expected is reported, not dereferenced.
-enum HandleKind: String {
-    case tensor
-    case model
-    case taskset
-    case optimizer
-    case learner
-    case trainer
+/// The kind of an engine object behind a handle: its family ("model",
+/// "learner", "tensor", "args", ...). Every handle is an `ms_object` (an
+/// `ms_args` is one too, of kind "args"); the table remembers the kind so a
+/// handle of one kind passed where another is expected is reported, not
+/// dereferenced.
+struct HandleKind: RawRepresentable, Hashable, CustomStringConvertible {
+    let rawValue: String
+    init(rawValue: String) { self.rawValue = rawValue }
+    var description: String { rawValue }
+
+    static let tensor = HandleKind(rawValue: "tensor")
+    static let model = HandleKind(rawValue: "model")
+    static let taskset = HandleKind(rawValue: "taskset")
+    static let optimizer = HandleKind(rawValue: "optimizer")
+    static let learner = HandleKind(rawValue: "learner")
+    static let trainer = HandleKind(rawValue: "trainer")
+    static let args = HandleKind(rawValue: "args")
 }
 
 /// An object that a handle can point to.
@@ -71,9 +77,13 @@ enum Handles {
 
     /// Keeps `object` alive under a new handle and returns the handle.
     static func publish<T: Handled>(_ object: T) -> OpaquePointer {
+        publish(object, kind: T.kind)
+    }
+
+    static func publish(_ object: AnyObject, kind: HandleKind) -> OpaquePointer {
         let id: UInt = lock.withLock {
             last += 16
-            live[last] = Entry(kind: T.kind, object: object)
+            live[last] = Entry(kind: kind, object: object)
             return last
         }
         return OpaquePointer(bitPattern: id)!
@@ -97,10 +107,26 @@ enum Handles {
         return try found.get()
     }
 
+    /// The object behind `handle`, whatever its kind.
+    static func resolveAny(_ handle: OpaquePointer?, _ name: String) throws -> (HandleKind, AnyObject) {
+        guard let handle else { throw BridgeError.handle("\(name): expected a handle, got NULL") }
+        let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+        let found: Entry? = lock.withLock { live[key] }
+        guard let found else {
+            throw BridgeError.handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)")
+        }
+        return (found.kind, found.object)
+    }
+
     /// Forgets `handle` and drops its reference. NULL is a no-op; a handle that
-    /// is not live (double free, foreign pointer) or of another kind is an error
-    /// and is left untouched.
+    /// is not live (double free, foreign pointer) or, when `type` is given, of
+    /// another kind is an error and is left untouched.
     static func free<T: Handled>(_ handle: OpaquePointer?, as type: T.Type, _ name: String) throws {
+        try free(handle, kind: T.kind, name)
+    }
+
+    /// With `kind` nil, any object but an args bag.
+    static func free(_ handle: OpaquePointer?, kind: HandleKind?, _ name: String) throws {
         guard let handle else { return }
         let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
         // The entry (and so possibly the object's last reference) leaves the
@@ -109,8 +135,11 @@ enum Handles {
             guard let entry = live[key] else {
                 return .failure(.handle("\(name): not a live metaswift handle (already freed, or not created by metaswift)"))
             }
-            guard entry.kind == T.kind else {
-                return .failure(.handle("\(name): expected a \(T.kind) handle, got a \(entry.kind) handle"))
+            if let kind, entry.kind != kind {
+                return .failure(.handle("\(name): expected a \(kind) handle, got a \(entry.kind) handle"))
+            }
+            if kind == nil, entry.kind == .args {
+                return .failure(.handle("\(name): an args bag, freed with ms_args_free"))
             }
             live[key] = nil
             return .success(entry)
@@ -129,9 +158,6 @@ public func ms_handle_count(_ out: UnsafeMutablePointer<Int64>?, _ kind: UnsafeP
     guarded {
         let out = try Check.out(out, "out")
         let name = try Check.string(kind, "kind")
-        guard let k = HandleKind(rawValue: name) else {
-            throw BridgeError.argument("kind: unknown handle kind '\(name)'")
-        }
-        out.pointee = Int64(Handles.count(k))
+        out.pointee = Int64(Handles.count(HandleKind(rawValue: name)))
     }
 }

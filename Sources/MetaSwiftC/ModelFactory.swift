@@ -1,13 +1,9 @@
 import MetaSwift
 
-/// Builds the models the ABI offers, one function per architecture: it turns
-/// C-level options (names as strings) into engine values, initialises the
-/// parameters from the seed, and states which inputs the model accepts, so
-/// `ms_model_forward` can refuse a bad `x` with a message in the model's terms.
-///
-/// A new architecture needs a function here, an `ms_model_new_*` in
-/// ModelABI.swift, its declaration in metaswift.h and a `new_*` in the
-/// extension; every other `ms_model_*` function works on it unchanged.
+/// Builds the models the `model.*` kinds make: it turns checked arguments
+/// into engine values, initialises the parameters from the seed, and states
+/// which inputs the model accepts, so `forward` can refuse a bad `x` with a
+/// message in the model's terms.
 enum ModelFactory {
     static func mlp(sizes: [Int], activation: String, seed: UInt64) throws -> ModelObject {
         guard sizes.count >= 2 else {
@@ -36,6 +32,64 @@ enum ModelFactory {
             }
             let (activations, overflow) = shape[0].multipliedReportingOverflow(by: widest)
             try Check.fitsInMemory(elements: overflow ? Int.max : activations, name)
+        }
+    }
+}
+
+extension ModelFactory {
+    /// Conv4 (see MetaNN's `Conv4`) for square images of side `imageSize`,
+    /// with a Linear head of `outputs` classes when `outputs` is set. Inputs
+    /// must be (batch >= 1, inChannels, imageSize, imageSize): the head's
+    /// width, and the embedding size of a headless encoder, follow from
+    /// `imageSize`, so the check names it rather than failing inside a layer.
+    static func conv4(inChannels: Int, hidden: Int, blocks: Int, outputs: Int?, imageSize: Int,
+                      seed: UInt64) throws -> ModelObject {
+        // Each block's 2x2 pool needs at least 2x2 pixels: imageSize >= 2^blocks.
+        guard blocks <= 30, imageSize >> blocks >= 1 else {
+            throw BridgeError.argument("image_size: \(imageSize) is too small for \(blocks) blocks "
+                                       + "(each halves the image; needs at least 2^blocks pixels a side)")
+        }
+        let side = imageSize >> blocks
+        let embedding = Safe.product([hidden, side, side])
+        let weights = Safe.sum([
+            Safe.product([hidden, inChannels, 9]), Safe.product([blocks - 1, hidden, hidden, 9]),
+            Safe.product([blocks, 4, hidden]), Safe.product([embedding, outputs ?? 0]), outputs ?? 0,
+        ])
+        try Check.fitsInMemory(elements: weights, "hidden")
+        let model = try Conv4(inChannels: inChannels, hidden: hidden, blocks: blocks, outputs: outputs,
+                              imageSize: imageSize)
+        var rng = RNG(seed: seed)
+        let values = try model.initialParameters(rng: &rng)
+        let channels = max(inChannels, hidden)
+        let expected = "(batch, \(inChannels), \(imageSize), \(imageSize))"
+        return try ModelObject(model: model, values: values, outputShape: [outputs ?? embedding]) { shape, name in
+            guard shape.count == 4 else {
+                throw MetaError.shape("\(name): expected 4 dimensions \(expected), got shape \(shape)")
+            }
+            guard shape[1] == inChannels, shape[2] == imageSize, shape[3] == imageSize else {
+                throw MetaError.shape("\(name): expected images of shape \(expected) (in_channels, image_size), got shape \(shape)")
+            }
+            guard shape[0] > 0 else { throw MetaError.shape("\(name): needs at least one example, got shape \(shape)") }
+            // The largest buffer of a forward pass: the first im2col, 9 values per pixel and channel.
+            try Check.fitsInMemory(elements: Safe.product([shape[0], channels, 9, imageSize, imageSize]), name)
+        }
+    }
+}
+
+/// Sizes multiplied and added without trapping: Int.max on overflow, which
+/// every memory check then refuses.
+enum Safe {
+    static func product(_ values: [Int]) -> Int {
+        values.reduce(1) { a, b in
+            let (p, o) = a.multipliedReportingOverflow(by: b)
+            return o ? Int.max : p
+        }
+    }
+
+    static func sum(_ values: [Int]) -> Int {
+        values.reduce(0) { a, b in
+            let (s, o) = a.addingReportingOverflow(b)
+            return o ? Int.max : s
         }
     }
 }

@@ -9,16 +9,13 @@ import MetaSwift
 ///
 /// read field by field at fixed offsets rather than through a Swift struct,
 /// whose layout Swift does not promise to match C's. On LP64 the struct is
-/// 24 bytes with 8-byte alignment; an `ms_task` is four of them in a row
-/// (x_support, y_support, x_query, y_query).
+/// 24 bytes with 8-byte alignment (`ms_args_set_views` reads an array of them).
 enum ViewLayout {
     static let data = 0
     static let shape = MemoryLayout<UnsafeRawPointer>.stride
     static let rank = 2 * MemoryLayout<UnsafeRawPointer>.stride
     static let size = rank + MemoryLayout<Int64>.stride
     static let alignment = max(MemoryLayout<UnsafeRawPointer>.alignment, MemoryLayout<Int64>.alignment)
-    static let taskSize = 4 * size
-    static let taskFields = ["x_support", "y_support", "x_query", "y_query"]
 
     /// `count` records of `stride` bytes at `pointer`: non-NULL (unless
     /// `count` is 0) and aligned, so loading their fields cannot trap.
@@ -39,59 +36,39 @@ enum ViewLayout {
 ///
 /// Each view becomes a tensor over a `Storage(borrowing:)` whose release does
 /// nothing: the caller keeps ownership. The header promises that the memory
-/// is not used after the call returns, and `finish` enforces it: an output
-/// that shares a borrowed storage is copied, and a borrowed storage still
-/// referenced by anything else after the call is an engine bug, reported
-/// as an internal error rather than left to read freed memory later.
+/// is not used after the call returns, and the scope enforces it: a result
+/// that shares a borrowed storage is copied (`owned`), and a borrowed storage
+/// still referenced by anything else after the call is an engine bug,
+/// reported as an internal error (`release`) rather than left to read freed
+/// memory later.
 final class BorrowScope {
     private var storages: [Storage] = []
 
-    /// The tensor described by the `ms_view` at `view`, checked: rank, shape,
-    /// a non-NULL aligned pointer for a non-empty shape, finite values.
-    func tensor(_ view: UnsafeRawPointer, _ name: String) throws -> Tensor {
-        let data = view.load(fromByteOffset: ViewLayout.data, as: UnsafePointer<Float>?.self)
-        let shape = view.load(fromByteOffset: ViewLayout.shape, as: UnsafePointer<Int64>?.self)
-        let rank = view.load(fromByteOffset: ViewLayout.rank, as: Int64.self)
-        guard rank >= 0, rank <= Int64(Check.maxRank) else {
-            throw BridgeError.argument("\(name): rank must be in 0...\(Check.maxRank), got \(rank)")
-        }
-        if rank > 0 && shape == nil { throw BridgeError.argument("\(name): NULL shape for rank \(rank)") }
-        let dims = (0..<Int(rank)).map { Int(truncatingIfNeeded: shape![$0]) }
-        let n = try ShapeMath.count(dims, name: name)
-        let values = try Check.floats(data, count: n, name)
-        try Check.finite(values, name)
-        guard let base = values.baseAddress, n > 0 else { return try Tensor.zeros(dims) }
+    /// The tensor over a view already checked for shape and pointer (an
+    /// `ms_args` entry); its values are checked finite unless `finite` is false.
+    func tensor(_ view: View, _ name: String, finite: Bool) throws -> Tensor {
+        let n = try ShapeMath.count(view.shape, name: name)
+        let values = UnsafeBufferPointer(start: view.data, count: view.data == nil ? 0 : n)
+        if finite { try Check.finite(values, name) }
+        guard let base = values.baseAddress, n > 0 else { return try Tensor.zeros(view.shape) }
         let storage = Storage(borrowing: UnsafeMutablePointer(mutating: base), count: n) {}
         storages.append(storage)
-        return try Tensor(storage: storage, shape: dims)
+        return try Tensor(storage: storage, shape: view.shape)
     }
 
-    /// The four tensors of the `ms_task` at `task`, named `name.x_support` etc.
-    func task(_ task: UnsafeRawPointer, _ name: String) throws -> [Tensor] {
-        try (0..<4).map { try tensor(task + $0 * ViewLayout.size, "\(name).\(ViewLayout.taskFields[$0])") }
+    /// `t`, or a copy of it when it shares borrowed memory.
+    func owned(_ t: Tensor) throws -> Tensor {
+        storages.contains { $0 === t.storage } ? try t.copy() : t
     }
 
-    /// `outputs` with every tensor that shares borrowed memory replaced by a
-    /// copy; then checks that nothing else still holds borrowed memory. Call
-    /// it after every tensor made by this scope (and the tasks built on
-    /// them) has gone out of scope.
-    func finish(_ outputs: [Tensor]) throws -> [Tensor] {
-        let owned = try outputs.map { t in storages.contains { $0 === t.storage } ? try t.copy() : t }
+    /// Checks that nothing but this scope still holds borrowed memory, then
+    /// forgets it. Call it once every tensor over borrowed memory is gone.
+    func release() throws {
         for i in storages.indices where !isKnownUniquelyReferenced(&storages[i]) {
             throw BridgeError(status: .internal, description: "internal error: the engine kept a view of caller memory past the call")
         }
         storages.removeAll()
-        return owned
     }
-}
-
-/// Runs `body` with a fresh scope and returns its outputs, none of which
-/// shares caller memory. The body's own locals (the borrowed tensors) are
-/// released when it returns, before `finish` checks.
-func withBorrowed(_ body: (BorrowScope) throws -> [Tensor]) throws -> [Tensor] {
-    let scope = BorrowScope()
-    let outputs = try body(scope)
-    return try scope.finish(outputs)
 }
 
 extension ModelObject {

@@ -35,7 +35,8 @@ class TaskDistribution:
     def sample(self):
         """The next task, as read-only float32 arrays
         ``(x_support, y_support, x_query, y_query)``."""
-        return tuple(to_numpy(t) for t in self._taskset.sample())
+        t = self._taskset.call("sample")
+        return tuple(to_numpy(t[k]) for k in ("x_support", "y_support", "x_query", "y_query"))
 
 
 class Sinusoid(TaskDistribution):
@@ -79,8 +80,10 @@ class Sinusoid(TaskDistribution):
         self._phase = _args.interval(phase, "phase")
         self._x_range = _args.interval(x_range, "x_range")
         self._seed = seed
-        self._taskset = _core.new_sinusoid(self.shots, self.queries, *self.amplitude, *self.phase,
-                                           *self.x_range, seed)
+        self._taskset = _core.new("taskset.Sinusoid", shots=self.shots, queries=self.queries,
+                                  amplitude_low=self.amplitude[0], amplitude_high=self.amplitude[1],
+                                  phase_low=self.phase[0], phase_high=self.phase[1],
+                                  x_range_low=self.x_range[0], x_range_high=self.x_range[1], seed=seed)
 
     def __repr__(self):
         return (f"Sinusoid(shots={self.shots}, queries={self.queries}, amplitude={self.amplitude}, "
@@ -191,8 +194,8 @@ class Taskset(TaskDistribution):
         self._queries = _args.integer(queries, "queries")
         self._seed = seed
         requested = None if classes is None else as_classes(classes)
-        self._taskset = _core.new_taskset_arrays(self._images, self._labels, self.ways, self.shots, self.queries,
-                                                 requested, seed)
+        self._taskset = _core.new("taskset.Arrays", images=self._images, labels=self._labels, ways=self.ways,
+                                  shots=self.shots, queries=self.queries, classes=requested, seed=seed)
         self._classes = (sorted(set(self._labels.tolist())) if requested is None
                         else sorted(requested.tolist()))
 
@@ -232,7 +235,8 @@ class Taskset(TaskDistribution):
         """The next episode of the taskset's own stream:
         ``(x_support, y_support, x_query, y_query)``, examples as read-only
         float32 arrays, labels as int64 arrays in ``0..ways-1``."""
-        xs, ys, xq, yq = self._taskset.sample()
+        t = self._taskset.call("sample")
+        xs, ys, xq, yq = (t[k] for k in ("x_support", "y_support", "x_query", "y_query"))
         return (to_numpy(xs), to_numpy(ys).astype(np.int64), to_numpy(xq), to_numpy(yq).astype(np.int64))
 
     def __len__(self):
@@ -270,11 +274,12 @@ def split_classes(classes, train, validation=0, test=None, seed=0):
     pass those to ``Taskset(classes=...)`` instead when reproducing them.
     """
     ids = as_classes(range(_args.integer(classes, "classes")) if isinstance(classes, (int, np.integer)) else classes)
-    test = -1 if test is None else _args.integer(test, "test")
-    if test < 0 and test != -1:
+    test = None if test is None else _args.integer(test, "test")
+    if test is not None and test < 0:
         raise _core.Error(f"test: must be >= 0 or None (the rest), got {test}")
-    out = np.empty(len(ids), np.int64)
-    _core.class_split(ids, _args.integer(train, "train"), _args.integer(validation, "validation"), test, seed, out)
+    out = np.array(_core.call("class_split", classes=ids, train=_args.integer(train, "train"),
+                              validation=_args.integer(validation, "validation"), test=test, seed=seed)["set"],
+                   dtype=np.int64)
     return ClassSplit(*(sorted(ids[out == k].tolist()) for k in range(3)))
 
 # The Omniglot benchmark (Lake et al. 2015), read from the original release.

@@ -40,8 +40,8 @@ def mean_confidence_interval(values, ddof=0):
         (0.75, 0.1732)
     """
     arr = np.ascontiguousarray(as_float32(values, "values").ravel())
-    mean, half, _ = _core.summarize(arr, _args.integer(ddof, "ddof"))
-    return MeanCI(mean, half)
+    s = _core.call("summarize", values=arr, ddof=_args.integer(ddof, "ddof"))
+    return MeanCI(s["mean"], s["half_width"])
 
 
 def _metrics(predicted, labels, classes):
@@ -55,7 +55,8 @@ def _metrics(predicted, labels, classes):
         p, y, classes = dense[:p.size].astype(np.int64), dense[p.size:].astype(np.int64), values.size
     elif classes is None:  # the engine names the entry at fault
         classes = min(int(max(p.max(initial=0), y.max(initial=0))) + 1, 2**63 - 1)
-    return _core.classification_metrics(p, y, _args.integer(classes, "classes"))
+    m = _core.call("classification_metrics", predicted=p, labels=y, classes=_args.integer(classes, "classes"))
+    return m["accuracy"], m["macro_f1"]
 
 
 def accuracy(predicted, labels):
@@ -95,8 +96,7 @@ def class_folds(classes, folds=5, seed=0):
     """
     ids = as_classes(range(_args.integer(classes, "classes")) if isinstance(classes, (int, np.integer)) else classes)
     k = _args.integer(folds, "folds")
-    out = np.empty(len(ids), np.int64)
-    _core.class_folds(ids, k, seed, out)
+    out = np.array(_core.call("class_folds", classes=ids, folds=k, seed=seed)["fold"], dtype=np.int64)
     return [(sorted(ids[out != f].tolist()), sorted(ids[out == f].tolist())) for f in range(k)]
 
 

@@ -34,7 +34,7 @@ MAX_CHUNK = 1000
 
 def _core_model(model, name):
     core_model = getattr(model, "_model", None)
-    if not isinstance(core_model, _core.Model):
+    if not isinstance(core_model, _core.Object) or core_model.kind != "model":
         raise _core.Error(f"{name}: expected a metaswift.nn model (e.g. ms.nn.MLP or ms.nn.Conv4), "
                           f"got {type(model).__name__}")
     return core_model
@@ -76,7 +76,7 @@ class _Learner:
                               "the learner")
     loss = _args.fixed("loss", "The task loss, 'mse' or 'cross_entropy'.", "the learner")
 
-    def __init__(self, model, inner_lr, inner_steps, first_order, loss, head_parameters=2):
+    def __init__(self, model, inner_lr, inner_steps, first_order, loss, **engine_args):
         core_model = _core_model(model, "model")
         if isinstance(model, Conv4) and model.outputs is None:
             raise _core.Error(f"model: {type(self).__name__} needs a Conv4 with a head, one logit per class "
@@ -87,20 +87,24 @@ class _Learner:
         self._first_order = bool(first_order)
         self._loss = _args.choice(loss, "loss", LOSSES)
         self.history = None
-        self._learner = _core.new_learner(self._kind, core_model, self.inner_lr, self.inner_steps,
-                                          self.first_order, self.loss, _args.integer(head_parameters, "head_parameters"))
+        self._learner = _core.new("learner." + self._kind, model=core_model, inner_lr=self.inner_lr,
+                                  inner_steps=self.inner_steps, first_order=self.first_order, loss=self.loss,
+                                  **engine_args)
 
     # ---- meta-parameters ------------------------------------------------
 
     @property
     def parameter_names(self):
         """Names of the meta-parameters, in order (``W1, b1, ...``)."""
-        return [self._learner.meta_parameter_name(i) for i in range(self._learner.meta_parameter_count())]
+        return [self._learner.call("meta_parameter", index=i)["name"] for i in range(self._meta_count())]
 
     def parameters(self):
         """The meta-parameters as read-only float32 arrays viewing engine
         memory: the model's parameters, then the learner's own (Meta-SGD's rates)."""
-        return [to_numpy(self._learner.get_meta_parameter(i)) for i in range(self._learner.meta_parameter_count())]
+        return [to_numpy(self._learner.call("meta_parameter", index=i)["value"]) for i in range(self._meta_count())]
+
+    def _meta_count(self):
+        return self._learner.call("meta_parameter_count")["count"]
 
     # ---- arrays in ------------------------------------------------------
 
@@ -144,15 +148,16 @@ class _Learner:
             adaptation, and one read-only float32 array per meta-parameter
             (see ``parameter_names``) holding its gradient.
         """
-        loss, grads = self._learner.meta_loss_and_grad(self._tasks(tasks))
-        return loss, [to_numpy(g) for g in grads]
+        lists = tuple(zip(*self._tasks(tasks)))
+        r = self._learner.call("meta_loss_and_grad", **dict(zip(TASK_FIELDS, (list(t) for t in lists))))
+        return r["loss"], [to_numpy(g) for g in r["grads"]]
 
     def adapt(self, x, y, steps=None):
         """A new model (same class as ``self.model``) holding the
         meta-parameters adapted on the support set ``(x, y)`` for ``steps``
         inner steps (default: ``inner_steps``). ``self.model`` is unchanged."""
         k = self.inner_steps if steps is None else _args.integer(steps, "steps")
-        core_model = self._learner.adapt(as_float32(x, "x"), self._targets(y, "y"), k)
+        core_model = self._learner.call("adapt", x=as_float32(x, "x"), y=self._targets(y, "y"), steps=k)["model"]
         return self.model._like(core_model)
 
     def _default_optimizer(self):
@@ -204,9 +209,11 @@ class _Learner:
         steps = _args.count(steps, "steps", minimum=0)
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
         if previous is None:
-            trainer = _core.new_trainer(self._learner, taskset._taskset, engine_optimizer, meta_batch_size, seed)
+            trainer = _core.new("trainer", learner=self._learner, taskset=taskset._taskset, optimizer=engine_optimizer,
+                                meta_batch_size=meta_batch_size, seed=seed)
         else:
-            trainer = previous.continue_(taskset._taskset, meta_batch_size, seed)
+            trainer = _core.new("trainer", previous=previous, taskset=taskset._taskset,
+                                meta_batch_size=meta_batch_size, seed=seed)
         self._trainer, self._optimizer = trainer, optimizer
         losses = zeros(steps, "steps")
         bar = _progress_bar(steps, progress)
@@ -216,18 +223,20 @@ class _Learner:
                 n = min(chunk, steps - done)
                 start = time.perf_counter()
                 try:
-                    trainer.run(losses[done:done + n], n)
+                    losses[done:done + n] = trainer.call("run", steps=n)["losses"]
                 except _core.Error as error:
-                    error.history = self.history = History(losses[:trainer.steps()].copy(), interrupted=True)
+                    partial = to_numpy(trainer.call("last_run")["losses"])
+                    losses[done:done + len(partial)] = partial
+                    done = trainer.call("steps")["steps"]  # a rolled-back step is not done
+                    error.history = self.history = History(losses[:done].copy(), interrupted=True)
                     raise
-                done = trainer.steps()
+                done += n
                 elapsed = time.perf_counter() - start
                 chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
                 if bar is not None:
                     bar.update(n)
                     bar.set_postfix(loss=f"{losses[done - n:done].mean():.4g}")
         except KeyboardInterrupt:
-            done = trainer.steps()
             self.history = History(losses[:done].copy(), interrupted=True)
             warnings.warn(f"fit interrupted after {done} of {steps} steps; the model holds the parameters of "
                           f"step {done} and learner.history its losses", stacklevel=2)
@@ -262,14 +271,11 @@ class _Learner:
             raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
         k = self._evaluation_steps(inner_steps)
         if self.loss == "cross_entropy":
-            curve, acc_curve = np.zeros(k + 1, np.float32), np.zeros(k + 1, np.float32)
-            losses, accuracies, f1s = (np.zeros(n, np.float32) for _ in range(3))
-            self._learner.evaluate_classification(taskset._taskset, n, k, seed, curve, acc_curve, losses,
-                                                  accuracies, f1s)
-            return ClassificationEvaluation(curve, losses, acc_curve, accuracies, f1s)
-        curve, per_task = np.zeros(k + 1, np.float32), np.zeros(n, np.float32)
-        self._learner.evaluate(taskset._taskset, n, k, seed, curve, None, per_task, None)
-        return Evaluation(curve, per_task)
+            r = self._learner.call("evaluate_classification", taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
+            return ClassificationEvaluation(*(to_numpy(r[f]) for f in ("loss_curve", "task_losses", "accuracy_curve",
+                                                                       "task_accuracies", "task_macro_f1s")))
+        r = self._learner.call("evaluate", taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
+        return Evaluation(to_numpy(r["loss_curve"]), to_numpy(r["task_losses"]))
 
     def _evaluation_steps(self, inner_steps):
         if inner_steps is None:
@@ -293,7 +299,8 @@ class _Learner:
         negative squared distances (or cosines) to the class prototypes.
         Needs a classifier (loss ``"cross_entropy"``). Nothing is changed."""
         k = self._evaluation_steps(inner_steps)
-        return to_numpy(self._learner.query_logits(*self._episode(x_support, y_support, x_query), k))
+        xs, ys, xq = self._episode(x_support, y_support, x_query)
+        return to_numpy(self._learner.call("query_logits", x_support=xs, y_support=ys, x_query=xq, steps=k)["logits"])
 
     def predict(self, x_support, y_support, x_query, inner_steps=None):
         """The predicted class of every query example after learning from
@@ -310,9 +317,8 @@ class _Learner:
         """
         k = self._evaluation_steps(inner_steps)
         xs, ys, xq = self._episode(x_support, y_support, x_query)
-        out = np.zeros(xq.shape[0] if xq.ndim else 0, np.int64)
-        self._learner.predict(xs, ys, xq, k, out)
-        return out
+        return np.array(self._learner.call("predict", x_support=xs, y_support=ys, x_query=xq, steps=k)["classes"],
+                        dtype=np.int64)
 
     # ---- presentation -----------------------------------------------------
 
@@ -367,7 +373,7 @@ class MAML(_Learner):
         of Deep Networks. ICML 2017. https://arxiv.org/abs/1703.03400
     """
 
-    _kind = "maml"
+    _kind = "MAML"
     _paper = "Finn, Abbeel & Levine, ICML 2017"
 
     def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse"):
@@ -405,7 +411,7 @@ class MetaSGD(_Learner):
         Learning. 2017. https://arxiv.org/abs/1707.09835
     """
 
-    _kind = "metasgd"
+    _kind = "MetaSGD"
     _paper = "Li, Zhou, Chen & Li, 2017"
 
     def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse"):
@@ -413,7 +419,7 @@ class MetaSGD(_Learner):
 
     @property
     def _model_count(self):
-        return self.model._model.parameter_count()
+        return self.model._count()
 
     @property
     def learning_rates(self):
@@ -434,10 +440,10 @@ class MetaSGD(_Learner):
         previous = self.learning_rates
         for i, a in enumerate(arrays):
             try:
-                self._learner.set_meta_parameter(n + i, a)
+                self._learner.call("set_meta_parameter", index=n + i, value=a)
             except _core.Error as error:
                 for j in range(i):  # all or nothing
-                    self._learner.set_meta_parameter(n + j, previous[j])
+                    self._learner.call("set_meta_parameter", index=n + j, value=previous[j])
                 message = str(error).removeprefix(f"meta-parameter {names[i]}: ")
                 raise _core.Error(f"learning_rates[{i}] ({names[i]}): {message}") from None
 
@@ -465,7 +471,7 @@ class ANIL(_Learner):
         https://arxiv.org/abs/1909.09157
     """
 
-    _kind = "anil"
+    _kind = "ANIL"
     _paper = "Raghu, Raghu, Bengio & Vinyals, ICLR 2020"
 
     head_parameters = _args.fixed("head_parameters", "How many of the last parameter tensors the inner loop adapts.",
@@ -473,7 +479,7 @@ class ANIL(_Learner):
 
     def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=2):
         self._head_parameters = _args.integer(head_parameters, "head_parameters")
-        super().__init__(model, inner_lr, inner_steps, first_order, loss, self.head_parameters)
+        super().__init__(model, inner_lr, inner_steps, first_order, loss, head_parameters=self.head_parameters)
 
     def _hyper(self):
         return {**super()._hyper(), "head_parameters": self.head_parameters}
@@ -508,14 +514,14 @@ class Reptile(_Learner):
         2018. https://arxiv.org/abs/1803.02999
     """
 
-    _kind = "reptile"
+    _kind = "Reptile"
     _paper = "Nichol, Achiam & Schulman, 2018"
 
     epsilon = _args.fixed("epsilon", "The outer step size of fit's default optimizer.", "the learner")
 
     def __init__(self, model, inner_lr=0.02, inner_steps=32, loss="mse", epsilon=0.1):
         self._epsilon = _args.real(epsilon, "epsilon")
-        super().__init__(model, inner_lr, inner_steps, False, loss)
+        super().__init__(model, inner_lr, inner_steps, True, loss)
 
     def _default_optimizer(self):
         return SGD(lr=self.epsilon)
@@ -583,7 +589,7 @@ class ProtoNet(_Learner):
         NeurIPS 2017. https://arxiv.org/abs/1703.05175
     """
 
-    _kind = "protonet"
+    _kind = "ProtoNet"
     _paper = "Snell, Swersky & Zemel, NeurIPS 2017"
 
     encoder = _args.fixed("model", "The encoder, whose embeddings the prototypes average.", "the learner")
@@ -596,7 +602,7 @@ class ProtoNet(_Learner):
         self._distance = distance
         self._inner_lr, self._inner_steps, self._first_order, self._loss = 0.0, 0, False, "cross_entropy"
         self.history = None
-        self._learner = _core.new_protonet(core_model, distance)
+        self._learner = _core.new("learner.ProtoNet", model=core_model, distance=distance)
 
     def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
         """As :meth:`MAML.fit`, with one episode per meta-step by default (as

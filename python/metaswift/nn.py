@@ -7,8 +7,10 @@ replaces them (for example with values adapted by a meta-learner).
 import copy
 import operator
 
+import numpy as np
+
 from . import _args, _core
-from ._arrays import as_float32, to_numpy, to_tensor
+from ._arrays import as_float32, to_numpy
 
 __all__ = ["Module", "MLP", "Conv4"]
 
@@ -32,15 +34,18 @@ class Module:
         other._model = core_model
         return other
 
+    def _count(self):
+        return self._model.call("parameter_count")["count"]
+
     @property
     def parameter_names(self):
         """Names of the parameters, in order."""
-        return [self._model.parameter_name(i) for i in range(self._model.parameter_count())]
+        return [self._model.call("parameter", index=i)["name"] for i in range(self._count())]
 
     @property
     def parameter_shapes(self):
         """Shapes of the parameters, in order."""
-        return [self._model.parameter_shape(i) for i in range(self._model.parameter_count())]
+        return [tuple(self._model.call("parameter", index=i)["shape"]) for i in range(self._count())]
 
     @property
     def num_parameters(self):
@@ -57,7 +62,7 @@ class Module:
         """The current parameters as read-only float32 arrays viewing engine
         memory. They keep their values when the model's parameters are set
         later (the engine replaces tensors, it never writes into them)."""
-        return [to_numpy(self._model.get_parameter(i)) for i in range(self._model.parameter_count())]
+        return [to_numpy(t) for t in self._model.call("parameters")["values"]]
 
     def named_parameters(self):
         """``{name: array}`` of the current parameters."""
@@ -79,19 +84,19 @@ class Module:
         if len(values) != len(names):
             raise _core.Error(f"parameters: expected {len(names)} arrays ({', '.join(names)}), got {len(values)}")
         arrays = [as_float32(v, f"parameters[{i}] ({names[i]})") for i, v in enumerate(values)]
-        previous = [self._model.get_parameter(i) for i in range(len(arrays))]
+        previous = self._model.call("parameters")["values"]
         for i, a in enumerate(arrays):
             try:
-                self._model.set_parameter(i, a)
+                self._model.call("set_parameter", index=i, value=a)
             except _core.Error:
                 for j in range(i):  # all or nothing: put back what was already set
-                    self._model.set_parameter(j, to_numpy(previous[j]))
+                    self._model.call("set_parameter", index=j, value=previous[j])
                 raise
 
     def forward(self, x):
         """The model applied to ``x``: a read-only float32 array. The engine
         runs without the GIL."""
-        return to_numpy(self._model.forward(to_tensor(x, "x")))
+        return to_numpy(self._model.call("forward", x=as_float32(x, "x"))["y"])
 
     def __call__(self, x):
         return self.forward(x)
@@ -144,13 +149,16 @@ class MLP(Module):
             raise _core.Error(f"sizes: expected a sequence of integers, got {_args.shown(sizes)}") from None
         self._activation = _args.text(activation, "activation", f"one of {ACTIVATIONS}")
         self._seed = seed
-        self._model = _core.new_mlp(self.sizes, activation, seed)
+        for i, s in enumerate(self._sizes):
+            if not -2**63 <= s < 2**63:
+                raise _core.Error(f"sizes[{i}]: expected an integer in the int64 range, got {_args.shown(s)}")
+        self._model = _core.new("model.MLP", sizes=np.array(self._sizes, np.int64), activation=activation, seed=seed)
 
     def forward(self, x):
         """The network applied to ``x`` of shape ``(batch, sizes[0])``: a
         read-only float32 array of shape ``(batch, sizes[-1])``. The engine
         runs without the GIL."""
-        return to_numpy(self._model.forward(to_tensor(x, "x")))
+        return to_numpy(self._model.call("forward", x=as_float32(x, "x"))["y"])
 
     def __repr__(self):
         return (f"MLP(sizes={self.sizes}, activation={self.activation!r}, seed={self.seed}, "
@@ -222,8 +230,8 @@ class Conv4(Module):
         self._outputs = outputs
         self._image_size = _args.integer(image_size, "image_size")
         self._seed = seed
-        self._model = _core.new_conv4(self.in_channels, self.hidden, self.blocks, outputs or 0,
-                                      self.image_size, seed)
+        self._model = _core.new("model.Conv4", in_channels=self.in_channels, hidden=self.hidden, blocks=self.blocks,
+                                outputs=outputs, image_size=self.image_size, seed=seed)
 
     @property
     def embedding_size(self):
@@ -243,7 +251,7 @@ class Conv4(Module):
         ``(batch, outputs)``, or ``(batch, embedding_size)`` for an encoder.
         Batch norm normalises with the statistics of this batch. The engine
         runs without the GIL."""
-        return to_numpy(self._model.forward(to_tensor(x, "x")))
+        return to_numpy(self._model.call("forward", x=as_float32(x, "x"))["y"])
 
     def __repr__(self):
         return (f"Conv4(in_channels={self.in_channels}, hidden={self.hidden}, blocks={self.blocks}, "

@@ -44,9 +44,8 @@ class Schedule:
     def rates(self, n):
         """The learning rates of updates 0..n-1 as a float32 array."""
         n = _args.count(n, "n", minimum=0)
-        out = zeros(n, "n")
-        self._apply(_core.new_optimizer("sgd", self.lr)).learning_rates(out)
-        return out
+        zeros(n, "n")  # names `n` when it cannot fit
+        return np.array(self._apply(_core.new("optimizer.SGD", lr=self.lr)).call("learning_rates", count=n)["rates"])
 
     def __call__(self, step):
         step = _args.count(step, "step", minimum=0)
@@ -76,10 +75,11 @@ class CosineDecay(Schedule):
         self.steps = _args.count(steps, "steps")
         self.final = _args.real(final, "final")
         self.warmup = _args.count(warmup, "warmup", minimum=0)
-        self._apply(_core.new_optimizer("sgd", 0.0))  # checks the arguments now
+        self._apply(_core.new("optimizer.SGD", lr=0.0))  # checks the arguments now
 
     def _apply(self, optimizer):
-        return optimizer.cosine(self.lr, self.steps, self.final, self.warmup)
+        return _core.new("schedule.Cosine", base=optimizer, lr=self.lr, steps=self.steps, final=self.final,
+                         warmup=self.warmup)
 
     def _hyper(self):
         return {"lr": self.lr, "steps": self.steps, "final": self.final, "warmup": self.warmup}
@@ -100,10 +100,11 @@ class ExponentialDecay(Schedule):
         self.rate = _args.real(rate, "rate")
         self.every = _args.count(every, "every")
         self.staircase = bool(staircase)
-        self._apply(_core.new_optimizer("sgd", 0.0))
+        self._apply(_core.new("optimizer.SGD", lr=0.0))
 
     def _apply(self, optimizer):
-        return optimizer.exponential(self.lr, self.rate, self.every, self.staircase)
+        return _core.new("schedule.Exponential", base=optimizer, lr=self.lr, rate=self.rate, every=self.every,
+                         staircase=self.staircase)
 
     def _hyper(self):
         return {"lr": self.lr, "rate": self.rate, "every": self.every, "staircase": self.staircase}
@@ -121,11 +122,12 @@ class PiecewiseConstant(Schedule):
         self.lr = _args.real(lr, "lr")
         self.boundaries = tuple(_args.integer(b, f"boundaries[{i}]") for i, b in enumerate(_sequence(boundaries, "boundaries")))
         self.values = tuple(_args.real(v, f"values[{i}]") for i, v in enumerate(_sequence(values, "values")))
-        self._apply(_core.new_optimizer("sgd", 0.0))
+        self._apply(_core.new("optimizer.SGD", lr=0.0))
 
     def _apply(self, optimizer):
-        return optimizer.piecewise(self.lr, np.array(self.boundaries, dtype=np.int64),
-                                   as_float32(np.array(self.values, dtype=np.float64), "values"))
+        return _core.new("schedule.Piecewise", base=optimizer, lr=self.lr,
+                         boundaries=np.array(self.boundaries, dtype=np.int64),
+                         values=as_float32(np.array(self.values, dtype=np.float64), "values"))
 
     def _hyper(self):
         return {"lr": self.lr, "boundaries": list(self.boundaries), "values": list(self.values)}
@@ -143,7 +145,7 @@ def _sequence(value, name):
 def engine(optimizer, name):
     """The engine optimizer behind a metaswift.optim optimizer (argument ``name``)."""
     core = getattr(optimizer, "_optimizer", None)
-    if not isinstance(optimizer, Optimizer) or not isinstance(core, _core.Optimizer):
+    if not isinstance(optimizer, Optimizer) or not isinstance(core, _core.Object):
         raise _core.Error(f"{name}: expected a metaswift.optim optimizer (e.g. ms.optim.Adam(lr=1e-3)), "
                           f"got {type(optimizer).__name__}")
     return core
@@ -167,10 +169,11 @@ class Optimizer:
             raise TypeError("Optimizer: an abstract base class; use ms.optim.SGD, Adam, AdamW, Adagrad or RMSprop")
         return super().__new__(cls)
 
-    def _make(self, lr, *engine_args):
+    def _make(self, lr, **engine_args):
         schedule = lr if isinstance(lr, Schedule) else None
         try:
-            self._optimizer = _core.new_optimizer(self._kind, lr if schedule is None else schedule.lr, *engine_args)
+            self._optimizer = _core.new("optimizer." + self._kind, lr=lr if schedule is None else schedule.lr,
+                                        **engine_args)
         except _core.Error as error:
             raise _args.renamed(error, self._names) from None
         if schedule is not None:
@@ -180,9 +183,8 @@ class Optimizer:
         """The learning rates of the first ``n`` updates (float32 array): all
         ``lr`` for a number, the schedule's values for a schedule."""
         n = _args.count(n, "n", minimum=0)
-        out = zeros(n, "n")
-        engine(self, "optimizer").learning_rates(out)
-        return out
+        zeros(n, "n")  # names `n` when it cannot fit
+        return np.array(engine(self, "optimizer").call("learning_rates", count=n)["rates"])
 
     def _hyper(self):
         return {}
@@ -203,13 +205,13 @@ class SGD(Optimizer):
         SGD(lr=0.1, momentum=0.9, nesterov=True)
     """
 
-    _kind = "sgd"
+    _kind = "SGD"
 
     def __init__(self, lr=1e-3, momentum=0.0, nesterov=False):
         self.lr = _rate(lr)
         self.momentum = _args.real(momentum, "momentum")
         self.nesterov = bool(nesterov)
-        self._make(self.lr, self.momentum, float(self.nesterov))
+        self._make(self.lr, momentum=self.momentum, nesterov=self.nesterov)
 
     def _hyper(self):
         return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -223,14 +225,14 @@ class Adam(Optimizer):
         Adam(lr=0.001, betas=(0.9, 0.99), eps=1e-08)
     """
 
-    _kind = "adam"
+    _kind = "Adam"
     _names = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         self.lr = _rate(lr)
         self.betas = _args.interval(betas, "betas")
         self.eps = _args.real(eps, "eps")
-        self._make(self.lr, *self.betas, self.eps)
+        self._make(self.lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps)
 
     def _hyper(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps}
@@ -244,7 +246,7 @@ class AdamW(Optimizer):
         AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.1)
     """
 
-    _kind = "adamw"
+    _kind = "AdamW"
     _names = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
@@ -252,7 +254,7 @@ class AdamW(Optimizer):
         self.betas = _args.interval(betas, "betas")
         self.eps = _args.real(eps, "eps")
         self.weight_decay = _args.real(weight_decay, "weight_decay")
-        self._make(self.lr, *self.betas, self.eps, self.weight_decay)
+        self._make(self.lr, beta1=self.betas[0], beta2=self.betas[1], eps=self.eps, weight_decay=self.weight_decay)
 
     def _hyper(self):
         return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay}
@@ -266,14 +268,13 @@ class Adagrad(Optimizer):
         Adagrad(lr=0.01, initial_accumulator_value=0.0, eps=1e-10)
     """
 
-    _kind = "adagrad"
-    _names = {"initial_accumulator": "initial_accumulator_value"}
+    _kind = "Adagrad"
 
     def __init__(self, lr=1e-2, initial_accumulator_value=0.0, eps=1e-10):
         self.lr = _rate(lr)
         self.initial_accumulator_value = _args.real(initial_accumulator_value, "initial_accumulator_value")
         self.eps = _args.real(eps, "eps")
-        self._make(self.lr, self.initial_accumulator_value, self.eps)
+        self._make(self.lr, initial_accumulator_value=self.initial_accumulator_value, eps=self.eps)
 
     def _hyper(self):
         return {"lr": self.lr, "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
@@ -288,15 +289,14 @@ class RMSprop(Optimizer):
         RMSprop(lr=0.001, alpha=0.99, eps=1e-08, momentum=0.0)
     """
 
-    _kind = "rmsprop"
-    _names = {"decay": "alpha"}
+    _kind = "RMSprop"
 
     def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0):
         self.lr = _rate(lr)
         self.alpha = _args.real(alpha, "alpha")
         self.eps = _args.real(eps, "eps")
         self.momentum = _args.real(momentum, "momentum")
-        self._make(self.lr, self.alpha, self.eps, self.momentum)
+        self._make(self.lr, alpha=self.alpha, eps=self.eps, momentum=self.momentum)
 
     def _hyper(self):
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}

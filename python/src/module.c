@@ -98,48 +98,6 @@ core_get_float32_buffer(core_state *st, PyObject *obj, const char *name, core_bu
     return get_float32_buffer(st, obj, name, out, 0);
 }
 
-int
-core_get_writable_float32_buffer(core_state *st, PyObject *obj, const char *name, core_buffer *out)
-{
-    return get_float32_buffer(st, obj, name, out, PyBUF_WRITABLE);
-}
-
-int
-core_uint64_arg(core_state *st, PyObject *obj, const char *name, uint64_t *out)
-{
-    PyObject *index = PyNumber_Index(obj);
-    unsigned long long v = index ? PyLong_AsUnsignedLongLong(index) : (unsigned long long)-1;
-    Py_XDECREF(index);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        core_raise(st, "%s: expected an integer in [0, 2**64)", name);
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
-int
-core_check_type(core_state *st, PyObject *obj, PyTypeObject *type, const char *name)
-{
-    if (PyObject_TypeCheck(obj, type)) {
-        return 0;
-    }
-    PyObject *expected = PyType_GetName(type);
-    PyObject *got = PyType_GetName(Py_TYPE(obj));
-    core_raise(st, "%s: expected a metaswift._core.%S, got %S", name, expected ? expected : Py_None,
-               got ? got : Py_None);
-    Py_XDECREF(expected);
-    Py_XDECREF(got);
-    return -1;
-}
-
-void
-core_buffer_release(core_buffer *buf)
-{
-    PyBuffer_Release(&buf->view);
-}
-
 static PyObject *
 core_version(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -168,51 +126,52 @@ core_handle_count(PyObject *module, PyObject *arg)
     return PyLong_FromLongLong(n);
 }
 
+static PyObject *
+core_new(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    const char *kind = NULL;
+    if (!PyArg_ParseTuple(args, "s:new", &kind)) {
+        return NULL;
+    }
+    return core_new_object(PyModule_GetState(module), kind, kwargs);
+}
+
+static PyObject *
+core_call_function(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "s:call", &name)) {
+        return NULL;
+    }
+    return core_call(PyModule_GetState(module), NULL, name, kwargs);
+}
+
+static PyObject *
+core_lent_function(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_Size(args) != 0) {
+        PyErr_SetString(PyExc_TypeError, "_lent_addresses takes keyword arguments only");
+        return NULL;
+    }
+    return core_lent_addresses(PyModule_GetState(module), kwargs);
+}
+
 static PyMethodDef core_methods[] = {
     {"version", core_version, METH_NOARGS, PyDoc_STR("version() -> str: the engine version (ms_version).")},
     {"blas_info", core_blas_info, METH_NOARGS,
-     PyDoc_STR("blas_info() -> str: OpenBLAS's configuration and chosen kernels (ms_blas_info).")},
-    {"new_mlp", (PyCFunction)(void (*)(void))core_new_mlp, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_mlp(sizes, activation, seed) -> Model: a seeded multilayer perceptron (ms_model_new_mlp).")},
-    {"new_sinusoid", (PyCFunction)(void (*)(void))core_new_sinusoid, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_sinusoid(shots, queries, amp_lo, amp_hi, phase_lo, phase_hi, x_lo, x_hi, seed) -> Taskset "
-               "(ms_sinusoid_new).")},
-    {"new_optimizer", (PyCFunction)(void (*)(void))core_new_optimizer, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_optimizer(kind, *hyper) -> Optimizer: kind 'sgd' (lr, momentum, nesterov), 'adam' (lr, beta1, "
-               "beta2, eps), 'adamw' (lr, beta1, beta2, eps, weight_decay), 'adagrad' (lr, initial_accumulator, "
-               "eps) or 'rmsprop' (lr, decay, eps, momentum) (ms_*_new).")},
-    {"new_learner", (PyCFunction)(void (*)(void))core_new_learner, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_learner(kind, model, inner_lr, inner_steps, first_order, loss, head_parameters) -> Learner: "
-               "kind 'maml', 'metasgd', 'anil' or 'reptile' (ms_*_new; unused arguments are ignored).")},
-    {"new_trainer", (PyCFunction)(void (*)(void))core_new_trainer, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_trainer(learner, taskset, optimizer, meta_batch_size, seed) -> Trainer (ms_trainer_new).")},
-    {"new_taskset_arrays", (PyCFunction)(void (*)(void))core_new_taskset_arrays, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_taskset_arrays(images, labels, ways, shots, queries, classes, seed) -> Taskset: N-way K-shot "
-               "episodes of a labelled dataset; images is a Tensor (shared), labels and classes (or None) int64 "
-               "buffers (ms_taskset_new_arrays).")},
-    {"new_conv4", (PyCFunction)(void (*)(void))core_new_conv4, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_conv4(in_channels, hidden, blocks, outputs, image_size, seed) -> Model: the four-block "
-               "few-shot encoder, with an N-way head when outputs > 0 (ms_model_new_conv4).")},
-    {"new_protonet", (PyCFunction)(void (*)(void))core_new_protonet, METH_VARARGS | METH_KEYWORDS,
-     PyDoc_STR("new_protonet(model, distance) -> Learner: Prototypical Networks over an encoder "
-               "(ms_protonet_new).")},
-    {"summarize", core_summarize, METH_VARARGS,
-     PyDoc_STR("summarize(values, ddof) -> (mean, half_width, std): the 95% interval of the mean of a float32 "
-               "buffer (ms_summarize).")},
-    {"classification_metrics", core_classification_metrics, METH_VARARGS,
-     PyDoc_STR("classification_metrics(predicted, labels, classes) -> (accuracy, macro_f1) of int64 buffers "
-               "(ms_classification_metrics).")},
-    {"class_folds", core_class_folds, METH_VARARGS,
-     PyDoc_STR("class_folds(classes, folds, seed, out): out[i] = the fold testing classes[i] (ms_class_folds).")},
-    {"class_split", core_class_split, METH_VARARGS,
-     PyDoc_STR("class_split(classes, train, validation, test, seed, out): out[i] = 0, 1, 2 or -1 "
-               "(ms_class_split).")},
-    {"_task_addresses", core_task_addresses, METH_O,
-     PyDoc_STR("_task_addresses(tasks) -> list: the data pointers meta_loss_and_grad lends the engine for "
-               "these tasks (for zero-copy tests).")},
+     PyDoc_STR("blas_info() -> str: OpenBLAS's configuration and the kernels it chose (ms_blas_info).")},
+    {"new", (PyCFunction)(void (*)(void))core_new, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("new(kind, **arguments) -> Object or Tensor: a new engine object of a kind "
+               "given by name (ms_new), the GIL released.")},
+    {"call", (PyCFunction)(void (*)(void))core_call_function, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("call(function, **arguments) -> dict: an engine function such as 'summarize' (ms_call "
+               "without an object), the GIL released.")},
+    {"_lent_addresses", (PyCFunction)(void (*)(void))core_lent_function, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("_lent_addresses(**arguments) -> list: the data addresses these arguments would lend the engine, "
+               "in order (for zero-copy tests).")},
     {"_handle_count", core_handle_count, METH_O,
-     PyDoc_STR("_handle_count(kind) -> int: live engine handles of a kind ('tensor', 'model', 'taskset', "
-               "'optimizer', 'learner', 'trainer'; for leak tests).")},
+     PyDoc_STR("_handle_count(kind) -> int: live engine handles of a kind ('tensor', 'model', 'args', ...; "
+               "for leak tests).")},
     {NULL, NULL, 0, NULL},
 };
 
@@ -228,9 +187,7 @@ core_exec(PyObject *module)
     if (st->Error == NULL || PyModule_AddObjectRef(module, "Error", st->Error) < 0) {
         return -1;
     }
-    if (core_tensor_type_init(module, st) < 0 || core_model_type_init(module, st) < 0 ||
-        core_handles_type_init(module, st) < 0 || core_learner_type_init(module, st) < 0 ||
-        core_trainer_type_init(module, st) < 0) {
+    if (core_tensor_type_init(module, st) < 0 || core_object_type_init(module, st) < 0) {
         return -1;
     }
     if (PyModule_AddIntConstant(module, "MAX_RANK", MS_MAX_RANK) < 0 ||
@@ -247,11 +204,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     core_state *st = PyModule_GetState(module);
     Py_VISIT(st->Error);
     Py_VISIT(st->TensorType);
-    Py_VISIT(st->ModelType);
-    Py_VISIT(st->TasksetType);
-    Py_VISIT(st->OptimizerType);
-    Py_VISIT(st->LearnerType);
-    Py_VISIT(st->TrainerType);
+    Py_VISIT(st->ObjectType);
     return 0;
 }
 
@@ -261,11 +214,7 @@ core_clear(PyObject *module)
     core_state *st = PyModule_GetState(module);
     Py_CLEAR(st->Error);
     Py_CLEAR(st->TensorType);
-    Py_CLEAR(st->ModelType);
-    Py_CLEAR(st->TasksetType);
-    Py_CLEAR(st->OptimizerType);
-    Py_CLEAR(st->LearnerType);
-    Py_CLEAR(st->TrainerType);
+    Py_CLEAR(st->ObjectType);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /*
- * metaswift._core.Tensor: one ms_tensor handle, exported read-only through the
+ * metaswift._core.Tensor: one engine tensor handle, exported read-only through the
  * buffer protocol so numpy.asarray(tensor) views engine memory without a copy
  * and keeps the tensor (and so the engine storage) alive.
  */
@@ -22,23 +22,23 @@ release_lent_buffer(void *context)
 }
 
 PyObject *
-core_tensor_from_handle(core_state *st, ms_tensor handle)
+core_tensor_from_handle(core_state *st, ms_object handle)
 {
-    int64_t rank = 0, size = 0;
+    int64_t rank = 0, size = 1;
     int64_t dims[MS_MAX_RANK];
     const float *data = NULL;
-    int status = ms_tensor_rank(&rank, handle);
-    if (status == MS_OK) status = ms_tensor_size(&size, handle);
-    if (status == MS_OK) status = ms_tensor_shape(dims, MS_MAX_RANK, handle);
-    if (status == MS_OK) status = ms_tensor_data(&data, handle);
+    int status = ms_tensor_info(&data, &rank, dims, MS_MAX_RANK, handle);
     if (status != MS_OK) {
         core_raise_status(st, status);
-        ms_tensor_free(handle);
+        (void)ms_free(handle);
         return NULL;
+    }
+    for (int64_t i = 0; i < rank; i++) {
+        size *= dims[i];
     }
     Py_ssize_t *shape = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(2 * rank + 1));
     if (shape == NULL) {
-        ms_tensor_free(handle);
+        (void)ms_free(handle);
         return PyErr_NoMemory();
     }
     Py_ssize_t stride = sizeof(float);
@@ -51,7 +51,7 @@ core_tensor_from_handle(core_state *st, ms_tensor handle)
     TensorObject *self = (TensorObject *)alloc(st->TensorType, 0);
     if (self == NULL) {
         PyMem_Free(shape);
-        ms_tensor_free(handle);
+        (void)ms_free(handle);
         return NULL;
     }
     self->handle = handle;
@@ -77,19 +77,20 @@ Tensor_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (core_get_float32_buffer(st, data, "data", &buf) < 0) {
         return NULL;
     }
-    ms_tensor handle = NULL;
+    ms_object handle = NULL;
     int status;
     if (copy) {
-        Py_BEGIN_ALLOW_THREADS
-        status = ms_tensor_new(&handle, buf.view.buf, buf.shape, buf.view.ndim);
-        Py_END_ALLOW_THREADS
-        core_buffer_release(&buf);
+        PyBuffer_Release(&buf.view);
+        PyObject *kwargs = Py_BuildValue("{sO}", "values", data);
+        PyObject *made = kwargs ? core_new_object(st, "tensor", kwargs) : NULL;
+        Py_XDECREF(kwargs);
+        return made;
     } else {
         /* Lend the buffer: the engine releases it through release_lent_buffer
          * when its last tensor goes, so the view moves to the heap. */
         Py_buffer *lent = PyMem_Malloc(sizeof(Py_buffer));
         if (lent == NULL) {
-            core_buffer_release(&buf);
+            PyBuffer_Release(&buf.view);
             return PyErr_NoMemory();
         }
         *lent = buf.view;
@@ -112,7 +113,7 @@ Tensor_dealloc(TensorObject *self)
     if (!self->freed) {
         /* Status ignored: a destructor cannot raise, and a live handle owned
          * by this object always frees. */
-        (void)ms_tensor_free(self->handle);
+        (void)ms_free(self->handle);
     }
     PyMem_Free(self->shape);
     freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
@@ -190,7 +191,7 @@ Tensor_free(TensorObject *self, PyObject *Py_UNUSED(ignored))
     /* Testing aid: frees the handle now but keeps its stale value, so later
      * calls reach the engine, which must refuse them (and a second _free is a
      * detected double free). The object never frees it again. */
-    int status = ms_tensor_free(self->handle);
+    int status = ms_free(self->handle);
     self->freed = 1;
     if (status != MS_OK) {
         return core_raise_status(core_state_of((PyObject *)self), status);
@@ -229,7 +230,7 @@ static PyMethodDef Tensor_methods[] = {
 static PyType_Slot Tensor_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR(
         "Tensor(data, *, copy=True)\n--\n\n"
-        "An immutable float32 engine tensor (an ms_tensor handle).\n\n"
+        "An immutable float32 engine tensor (an ms_object of kind tensor).\n\n"
         "`data` must export a C-contiguous float32 buffer. With copy=True the engine\n"
         "copies it; with copy=False the engine views it without copying and keeps the\n"
         "exporter alive until the engine is done with it; do not modify it meanwhile.\n"

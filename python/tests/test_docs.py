@@ -20,7 +20,8 @@ def test_docstring_examples(module):
 def test_objects_say_what_they_are():
     model = nn.MLP([2, 3], activation="tanh", seed=9)
     assert repr(model) == "MLP(sizes=[2, 3], activation='tanh', seed=9, parameters=9)"
-    assert repr(model._model.get_parameter(0)) == "<metaswift._core.Tensor float32 shape=(2, 3)>"
+    assert repr(model._model.call("parameter", index=0)["value"]) == "<metaswift._core.Tensor float32 shape=(2, 3)>"
+    assert repr(model._model) == "<metaswift._core.Object model>"
     assert "Finn" in nn.MLP.__doc__ and "Example" in nn.MLP.__doc__
 
 

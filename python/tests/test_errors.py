@@ -40,8 +40,8 @@ def test_bad_inputs(model, x, match):
 
 
 @pytest.mark.parametrize("sizes, match", [
-    ([3, 0, 2], r"^sizes\[1\]: sizes must be > 0, got 0"),
-    ([3, -4, 2], r"^sizes\[1\]: sizes must be > 0, got -4"),
+    ([3, 0, 2], r"^sizes\[1\]: must be > 0, got 0"),
+    ([3, -4, 2], r"^sizes\[1\]: must be > 0, got -4"),
     ([3], r"^sizes: expected at least 2 sizes"),
     ([], r"^sizes: expected at least 2 sizes"),
     ([3, 2.5], r"^sizes: expected a sequence of integers"),
@@ -96,31 +96,39 @@ def test_bad_parameters(model):
 
 def test_core_refuses_buffers_that_are_not_contiguous_float32(model):
     m = model._model
-    with pytest.raises(metaswift.Error, match=r"^value: expected float32 elements, got buffer format 'd'"):
-        m.set_parameter(0, np.zeros((3, 5)))
+    with pytest.raises(metaswift.Error, match=r"^value: unsupported value of type|^value: expected float32"):
+        m.call("set_parameter", index=0, value=np.zeros((3, 5)))
     with pytest.raises(metaswift.Error, match=r"^value: expected a C-contiguous float32 buffer, got ndarray"):
-        m.set_parameter(0, np.zeros((5, 3), np.float32).T)
+        m.call("set_parameter", index=0, value=np.zeros((5, 3), np.float32).T)
     with pytest.raises(metaswift.Error, match=r"^data: expected a C-contiguous float32 buffer, got str"):
         _core.Tensor("abc")
-    with pytest.raises(metaswift.Error, match=r"^x: expected a metaswift._core.Tensor"):
-        m.forward(np.zeros((1, 3), np.float32))
+    with pytest.raises(metaswift.Error, match=r"^x: expected a float32 array, got 'abc'"):
+        m.call("forward", x="abc")
     with pytest.raises(metaswift.Error, match=r"^index: 7 is out of range 0\.\.<4"):
-        m.get_parameter(7)
+        m.call("parameter", index=7)
     with pytest.raises(metaswift.Error, match=r"^index: -1 is out of range"):
-        m.parameter_shape(-1)
+        m.call("parameter", index=-1)
+    with pytest.raises(metaswift.Error, match=r"^index: required; got 'indx', which model\.parameter does not take"):
+        m.call("parameter", indx=1)
+    with pytest.raises(metaswift.Error, match=r"^junk: not an argument of model\.parameter; expected one of index"):
+        m.call("parameter", index=1, junk=1)
+    with pytest.raises(metaswift.Error, match=r"^method: a model has no method 'backward'; expected one of"):
+        m.call("backward")
+    with pytest.raises(metaswift.Error, match=r"^kind: unknown kind 'model\.Transformer'; expected one of"):
+        _core.new("model.Transformer")
     with pytest.raises(TypeError):
-        _core.Model()
+        _core.Object()
 
 
 def test_freed_model_handle_is_refused(model):
     x = np.ones((1, 3))
     model._model._free()
-    with pytest.raises(metaswift.Error, match=r"^model: not a live metaswift handle") as info:
+    with pytest.raises(metaswift.Error, match=r"^object: not a live metaswift handle") as info:
         model(x)
     assert info.value.status == 4  # MS_ERR_HANDLE
-    with pytest.raises(metaswift.Error, match=r"^model: not a live metaswift handle"):
+    with pytest.raises(metaswift.Error, match=r"^object: not a live metaswift handle"):
         model.parameters()
-    with pytest.raises(metaswift.Error, match=r"^model: not a live metaswift handle"):
+    with pytest.raises(metaswift.Error, match=r"^object: not a live metaswift handle"):
         model._model._free()  # double free
 
 
@@ -128,8 +136,8 @@ def test_freed_tensor_handle_is_refused(model):
     x = _core.Tensor(np.ones((2, 3), np.float32))
     x._free()
     with pytest.raises(metaswift.Error, match=r"^x: not a live metaswift handle"):
-        model._model.forward(x)
-    with pytest.raises(metaswift.Error, match=r"^tensor: not a live metaswift handle"):
+        model._model.call("forward", x=x)
+    with pytest.raises(metaswift.Error, match=r"^object: not a live metaswift handle"):
         x._free()
     assert "freed" in repr(x)
 
@@ -137,21 +145,26 @@ def test_freed_tensor_handle_is_refused(model):
 def test_no_handles_leak():
     import gc
     gc.collect()
-    before = (_core._handle_count("tensor"), _core._handle_count("model"))
+    kinds = ("tensor", "model", "args")
+    before = tuple(_core._handle_count(k) for k in kinds)
     for seed in range(20):
         model = MLP([2, 8, 1], seed=seed)
         model.parameters()
         model(np.ones((4, 2)))
         model.set_parameters(model.parameters())
+        for bad in (np.ones((4, 3)), "x"):
+            try:
+                model(bad)
+            except metaswift.Error:
+                pass
         try:
-            model(np.ones((4, 3)))
+            model._model.call("parameter", index=0, junk=1)
         except metaswift.Error:
             pass
     del model
     gc.collect()
-    assert (_core._handle_count("tensor"), _core._handle_count("model")) == before
-    with pytest.raises(metaswift.Error, match=r"^kind: unknown handle kind 'x'"):
-        _core._handle_count("x")
+    assert tuple(_core._handle_count(k) for k in kinds) == before
+    assert _core._handle_count("x") == 0
 
 
 def test_models_too_large_for_memory_are_refused_not_crashed():

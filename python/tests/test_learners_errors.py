@@ -227,11 +227,11 @@ def test_bad_learning_rates(model):
 
 def test_freed_handles_are_reported_not_dereferenced(maml):
     maml._learner._free()
-    with raises(r"^learner: not a live metaswift handle"):
+    with raises(r"^object: not a live metaswift handle"):
         maml.meta_loss_and_grad([tuple(good_task())])
-    with raises(r"^learner: not a live metaswift handle"):
+    with raises(r"^object: not a live metaswift handle"):
         maml.parameters()
-    with raises(r"^learner: not a live metaswift handle"):
+    with raises(r"^object: not a live metaswift handle"):
         maml._learner._free()  # a double free is detected, not performed
 
     learner = ms.MAML(ms.nn.MLP([1, 4, 1]))
@@ -239,7 +239,7 @@ def test_freed_handles_are_reported_not_dereferenced(maml):
     taskset._taskset._free()
     with raises(r"^taskset: not a live metaswift handle"):
         learner.fit(taskset, steps=1)
-    with raises(r"^taskset: not a live metaswift handle"):
+    with raises(r"^object: not a live metaswift handle"):
         taskset.sample()
     optimizer = ms.optim.Adam()
     optimizer._optimizer._free()
@@ -253,7 +253,7 @@ def test_freeing_the_models_handle_leaves_the_learner_working():
     model._model._free()
     loss, _ = learner.meta_loss_and_grad([tuple(good_task())])
     assert np.isfinite(loss)
-    with raises(r"^model: not a live metaswift handle"):
+    with raises(r"^object: not a live metaswift handle"):
         model.parameters()
 
 

@@ -36,31 +36,32 @@ class Recorder:
     def __init__(self, inner):
         self.inner, self.calls = inner, []
 
-    def meta_loss_and_grad(self, tasks):
-        self.calls.append(tasks)
-        return self.inner.meta_loss_and_grad(tasks)
-
-    def adapt(self, x, y, steps):
-        self.calls.append((x, y))
-        return self.inner.adapt(x, y, steps)
+    def call(self, method, **arguments):
+        self.calls.append((method, arguments))
+        return self.inner.call(method, **arguments)
 
 
 def test_float32_c_contiguous_tasks_reach_the_engine_without_a_copy(maml):
     tasks = sinusoid_tasks()
     recorder = maml._learner = Recorder(maml._learner)
     maml.meta_loss_and_grad(tasks)
-    (passed,) = recorder.calls
+    ((method, passed),) = recorder.calls
+    assert method == "meta_loss_and_grad"
     # The Python layer hands over the caller's own arrays...
-    assert all(p is a for t, pt in zip(tasks, passed) for a, p in zip(t, pt))
+    fields = ("x_support", "y_support", "x_query", "y_query")
+    assert all(passed[f][i] is t[k] for i, t in enumerate(tasks) for k, f in enumerate(fields))
     # ...and the extension lends the engine exactly their memory.
-    assert _core._task_addresses(passed) == [address(a) for t in tasks for a in t]
+    lent = _core._lent_addresses(**passed)
+    assert sorted(lent) == sorted(address(a) for t in tasks for a in t)
 
 
 def test_adapt_hands_over_the_callers_arrays(maml):
     x, y, _, _ = sinusoid_tasks(1)[0]
     recorder = maml._learner = Recorder(maml._learner)
     maml.adapt(x, y)
-    assert recorder.calls[0][0] is x and recorder.calls[0][1] is y
+    method, passed = recorder.calls[0]
+    assert method == "adapt" and passed["x"] is x and passed["y"] is y
+    assert _core._lent_addresses(x=x, y=y) == [address(x), address(y)]
 
 
 def test_the_engine_keeps_no_reference_to_task_arrays(maml):

@@ -161,11 +161,12 @@ def test_parameters_set_between_runs_are_where_training_continues():
     learner.fit(sinusoid(), meta_batch_size=2, steps=3, progress=False)
     zeros = [np.zeros(s, np.float32) for s in model.parameter_shapes]
     model.set_parameters(zeros)
-    trainer = _core.new_trainer(learner._learner, sinusoid()._taskset, ms.optim.SGD(lr=0.0)._optimizer, 2, 0)
-    trainer.run(np.zeros(2, np.float32), 2)
+    trainer = _core.new("trainer", learner=learner._learner, taskset=sinusoid()._taskset,
+                        optimizer=ms.optim.SGD(lr=0.0)._optimizer, meta_batch_size=2, seed=0)
+    trainer.call("run", steps=2)
     for p in learner.parameters():  # an lr of 0 keeps them where they were set
         np.testing.assert_array_equal(p, 0)
-    assert trainer.steps() == 2
+    assert trainer.call("steps") == {"steps": 2}
 
 
 def test_fit_with_zero_steps_returns_an_empty_history():
@@ -183,10 +184,11 @@ def test_native_calls_release_the_gil():
     to the measured duration, so a faster engine does not break the test.
     """
     learner = ms.MAML(ms.nn.MLP([1, 40, 40, 1], seed=0))
-    trainer = _core.new_trainer(learner._learner, sinusoid()._taskset, ms.optim.Adam()._optimizer, 25, 0)
+    trainer = _core.new("trainer", learner=learner._learner, taskset=sinusoid()._taskset,
+                        optimizer=ms.optim.Adam()._optimizer, meta_batch_size=25, seed=0)
     tasks = [sinusoid().sample() for _ in range(3000)]
     calls = {
-        "run": (1, lambda: trainer.run(np.zeros(600, np.float32), 600)),
+        "run": (1, lambda: trainer.call("run", steps=600)),
         "meta_loss_and_grad": (4, lambda: [learner.meta_loss_and_grad(tasks) for _ in range(4)]),
         "evaluate": (1, lambda: learner.evaluate(sinusoid(), tasks=3000, inner_steps=10)),
     }
@@ -227,11 +229,11 @@ def test_a_trainer_keeps_what_it_uses_alive():
     import gc
 
     learner = ms.MAML(ms.nn.MLP([1, 8, 1], seed=0))
-    trainer = _core.new_trainer(learner._learner, sinusoid()._taskset, ms.optim.Adam()._optimizer, 2, 0)
+    trainer = _core.new("trainer", learner=learner._learner, taskset=sinusoid()._taskset,
+                        optimizer=ms.optim.Adam()._optimizer, meta_batch_size=2, seed=0)
     del learner
     gc.collect()
-    out = np.zeros(2, np.float32)
-    trainer.run(out, 2)
+    out = np.asarray(trainer.call("run", steps=2)["losses"])
     assert np.all(np.isfinite(out)) and np.all(out > 0)
 
 

@@ -50,56 +50,39 @@ extension LearnerObject {
 /// task do not depend on it.
 private let episodeChunk = 250
 
-@_cdecl("ms_learner_evaluate_classification")
-public func ms_learner_evaluate_classification(_ outLossCurve: UnsafeMutablePointer<Float>?,
-                                              _ outAccuracyCurve: UnsafeMutablePointer<Float>?,
-                                              _ outTaskLosses: UnsafeMutablePointer<Float>?,
-                                              _ outTaskAccuracies: UnsafeMutablePointer<Float>?,
-                                              _ outTaskMacroF1s: UnsafeMutablePointer<Float>?,
-                                              _ learner: OpaquePointer?, _ taskset: OpaquePointer?,
-                                              _ taskCount: Int64, _ steps: Int64, _ seed: UInt64) -> Int32 {
-    guarded(memory: "taskset") {
-        let outs = try [(outLossCurve, "out_loss_curve"), (outAccuracyCurve, "out_accuracy_curve"),
-                        (outTaskLosses, "out_task_losses"), (outTaskAccuracies, "out_task_accuracies"),
-                        (outTaskMacroF1s, "out_task_macro_f1s")].map { p, name in
-            let out = try Check.out(p, name)
-            guard Int(bitPattern: out) % MemoryLayout<Float>.alignment == 0 else {
-                throw BridgeError.argument("\(name): not aligned to \(MemoryLayout<Float>.alignment) bytes")
-            }
-            return out
-        }
-        let l = try Handles.resolve(learner, as: LearnerObject.self, "learner")
-        let ts = try Handles.resolve(taskset, as: TasksetObject.self, "taskset")
-        try l.checkClassifier("evaluate_classification")
-        _ = try Check.episodes(taskCount, "task_count")
-        _ = try Check.innerSteps(steps, "steps")
-        if l.classifiesEpisodes && steps != 0 {
-            throw BridgeError.argument("steps: must be 0 for a learner that classifies by its own rule (ProtoNet takes no inner steps), got \(steps)")
-        }
-        try l.checkTaskset(ts, "taskset")
-        let (n, k) = (Int(taskCount), Int(steps))
-        var streams = ts.streams(n, seed: seed)
-        let params = l.metaParameters
+extension LearnerObject {
+    /// Accuracy and macro-F1 over `tasks` episodes of `taskset` drawn with
+    /// `seed`: the mean query loss and accuracy after 0...steps inner steps,
+    /// and each episode's final loss, accuracy and macro-F1.
+    func evaluateClassification(_ args: Arguments, _ out: Results) throws {
+        let e = try episodes(args, classifier: true)
+        let (ts, n, k) = (e.taskset, e.count, e.steps)
+        var streams = ts.streams(n, seed: e.seed)
+        let params = metaParameters
         var lossSums = [Double](repeating: 0, count: k + 1), accuracySums = lossSums
+        var losses = [Float](), accuracies = [Float](), f1s = [Float]()
         var start = 0
         while start < n {
             let end = min(start + episodeChunk, n)
             let tasks = try (start..<end).map { try ts.distribution.sample(rng: &streams[$0]) }
-            let results = try WorkerPool.shared.map(tasks.count) { try l.evaluateEpisode(params, tasks[$0], steps: k) }
-            for (j, r) in results.enumerated() {
+            let results = try WorkerPool.shared.map(tasks.count) { try self.evaluateEpisode(params, tasks[$0], steps: k) }
+            for r in results {
                 for (s, point) in r.curve.enumerated() {
                     lossSums[s] += Double(point.0)
                     accuracySums[s] += Double(point.1)
                 }
-                outs[2][start + j] = r.last.loss
-                outs[3][start + j] = r.last.accuracy
-                outs[4][start + j] = r.last.macroF1
+                losses.append(r.last.loss)
+                accuracies.append(r.last.accuracy)
+                f1s.append(r.last.macroF1)
             }
             start = end
         }
-        for s in 0...k {
-            outs[0][s] = Float(lossSums[s] / Double(n))
-            outs[1][s] = Float(accuracySums[s] / Double(n))
-        }
+        // An episode classifier measures one point; its curve has one entry.
+        let points = classifiesEpisodes ? 1 : k + 1
+        out.set("loss_curve", try Tensor(shape: [points], scalars: lossSums[0..<points].map { Float($0 / Double(n)) }))
+        out.set("accuracy_curve", try Tensor(shape: [points], scalars: accuracySums[0..<points].map { Float($0 / Double(n)) }))
+        out.set("task_losses", try Tensor(shape: [n], scalars: losses))
+        out.set("task_accuracies", try Tensor(shape: [n], scalars: accuracies))
+        out.set("task_macro_f1s", try Tensor(shape: [n], scalars: f1s))
     }
 }

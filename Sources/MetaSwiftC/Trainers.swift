@@ -1,0 +1,121 @@
+import MetaSwift
+
+/// What an `ms_trainer` points to: MetaLearners' `MetaTrainer` (generator,
+/// optimizer state, meta-parameters) for one learner and one taskset.
+///
+/// A run starts from the learner's current meta-parameters: the trainer's
+/// own, unless the caller set the model's parameters (or the learner's)
+/// since the last run, in which case it continues from those with its
+/// optimizer state kept. After a run the trained values are written back to
+/// the model and the learner. Runs on one trainer are serialised.
+final class TrainerObject: Bridged {
+    static let kind = HandleKind.trainer
+
+    let learner: LearnerObject
+    let taskset: TasksetObject
+    private let lock = Lock()
+    private var trainer: MetaTrainer
+
+    init(learner: LearnerObject, taskset: TasksetObject, optimizer: OptimizerObject, metaBatchSize: Int, seed: UInt64) throws {
+        self.learner = learner
+        self.taskset = taskset
+        trainer = try MetaTrainer(learner: learner.learner, metaParameters: learner.metaParameters,
+                                  optimizer: optimizer.transformation, metaBatchSize: metaBatchSize, seed: seed)
+    }
+
+    /// A trainer for `previous`'s learner that carries on with its optimizer
+    /// state (moments, update count, schedule position).
+    init(continuing previous: TrainerObject, taskset: TasksetObject, metaBatchSize: Int, seed: UInt64) throws {
+        self.learner = previous.learner
+        self.taskset = taskset
+        let optimizer = previous.lock.withLock { previous.trainer.optimizer }
+        trainer = try MetaTrainer(learner: learner.learner, metaParameters: learner.metaParameters,
+                                  continuing: optimizer, metaBatchSize: metaBatchSize, seed: seed)
+    }
+
+    var steps: Int { lock.withLock { trainer.steps } }
+
+    /// The meta-losses of the last run's steps, done in full (a failed run's
+    /// steps before the failure).
+    private(set) var lastRun: [Float] = []
+
+    /// Runs `count` meta-steps, writing each meta-loss to `losses`. On a
+    /// failure (a non-finite meta-loss) the steps done so far are kept and
+    /// written back, and the error is rethrown.
+    func run(_ count: Int, losses: inout [Float]) throws {
+        try lock.withLock {
+            let current = learner.metaParameters
+            if zip(current, trainer.metaParameters).contains(where: { $0.storage !== $1.storage }) {
+                try trainer.resume(from: current)
+            }
+            defer {
+                learner.setMetaParameters(trainer.metaParameters)
+                lastRun = losses
+            }
+            for _ in 0..<count {
+                losses.append(try trainer.step(taskset.distribution))
+            }
+        }
+    }
+}
+
+extension Kinds {
+    /// A trainer for `learner` on `taskset` with `optimizer`, or one that
+    /// carries on from `previous` (its learner and optimizer state).
+    static let trainers: [String: (Arguments) throws -> any Bridged] = [
+        "trainer": { args in
+            let previous = try args.optionalObject("previous", as: TrainerObject.self)
+            let learner = try args.optionalObject("learner", as: LearnerObject.self)
+            let optimizer = try args.optionalObject("optimizer", as: OptimizerObject.self)
+            let ts = try args.object("taskset", as: TasksetObject.self)
+            let batch = try args.count("meta_batch_size", minimum: 1)
+            let seed = try args.seed("seed")
+            try args.done()
+            try Check.fitsInMemory(batch, times: ts.distribution.floatsPerTask, "meta_batch_size")
+            if let previous {
+                guard learner == nil, optimizer == nil else {
+                    throw BridgeError.argument("previous: carries on with its own learner and optimizer; give neither")
+                }
+                try previous.learner.checkTaskset(ts, "taskset")
+                return try TrainerObject(continuing: previous, taskset: ts, metaBatchSize: batch, seed: seed)
+            }
+            guard let learner else { throw BridgeError.argument("learner: required") }
+            guard let optimizer else { throw BridgeError.argument("optimizer: required") }
+            try learner.checkTaskset(ts, "taskset")
+            return try TrainerObject(learner: learner, taskset: ts, optimizer: optimizer, metaBatchSize: batch, seed: seed)
+        },
+    ]
+}
+
+extension TrainerObject {
+    static let methods: [String: Method<TrainerObject>] = [
+        "run": TrainerObject.run,
+        "steps": TrainerObject.stepCount,
+        "last_run": TrainerObject.lastRunLosses,
+    ]
+
+    /// The meta-losses of the last run's completed steps (all of them, or
+    /// those before the step that failed).
+    func lastRunLosses(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        let losses = lock.withLock { lastRun }
+        out.set("losses", try Tensor(shape: [losses.count], scalars: losses))
+    }
+
+    /// `steps` meta-steps; returns their meta-losses.
+    func run(_ args: Arguments, _ out: Results) throws {
+        args.charge = "meta_batch_size"
+        let n = try args.count("steps")
+        try args.done()
+        try Check.fitsInMemory(elements: n, "steps")
+        var losses: [Float] = []
+        losses.reserveCapacity(n)
+        try run(n, losses: &losses)
+        out.set("losses", try Tensor(shape: [n], scalars: losses))
+    }
+
+    func stepCount(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("steps", steps)
+    }
+}
