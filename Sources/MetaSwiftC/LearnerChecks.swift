@@ -46,7 +46,7 @@ extension LearnerObject {
 
     /// A non-empty batch the model accepts; returns its size.
     func checkBatch(_ x: Tensor, _ name: String) throws -> Int {
-        try model.checkInput(x.shape, name)
+        _ = try model.checkInput(x.shape, name)
         guard x.rank >= 1, x.shape[0] > 0 else {
             throw MetaError.shape("\(name): needs at least one example, got shape \(x.shape)")
         }

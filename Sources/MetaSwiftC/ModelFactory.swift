@@ -5,6 +5,37 @@ import MetaSwift
 /// which inputs the model accepts, so `forward` can refuse a bad `x` with a
 /// message in the model's terms.
 enum ModelFactory {
+    /// A model built from its description (MetaNN's `ModelBuilder`; errors
+    /// name the layer's path and argument). With `inputShape` (one example's
+    /// shape) the description is checked against it now, and inputs must
+    /// have it; without, each input is checked when it comes.
+    static func described(_ description: String, inputShape: [Int]?, seed: UInt64) throws -> ModelObject {
+        let layer = try ModelBuilder.build(json: description)
+        try Check.fitsInMemory(elements: try layer.parameterElementCount(), "description")
+        var rng = RNG(seed: seed)
+        let values = try layer.initialParameters(rng: &rng)
+        let declared = try inputShape.map { Array(try layer.outputShape(for: [1] + $0).dropFirst()) }
+        return try ModelObject(model: layer, values: values, outputShape: declared) { shape, name in
+            guard shape.count >= 1, shape[0] > 0 else {
+                throw MetaError.shape("\(name): needs at least one example, got shape \(shape)")
+            }
+            if let inputShape, Array(shape.dropFirst()) != inputShape {
+                throw MetaError.shape("\(name): expected examples of shape \(inputShape) (the model's input_shape), got shape \(shape)")
+            }
+            let out: [Int]
+            do {
+                out = try layer.outputShape(for: shape)
+            } catch let error as MetaError {
+                throw MetaError(error.kind, "\(name): \(error.message)")
+            }
+            // The largest activation is at most a few times the widest of
+            // input and output per example; deeper needs are charged to `x`.
+            try Check.fitsInMemory(elements: Safe.product([max(Safe.product(shape), Safe.product(out)), 4]), name)
+            return Array(out.dropFirst())
+        }
+    }
+
+
     static func mlp(sizes: [Int], activation: String, seed: UInt64) throws -> ModelObject {
         guard sizes.count >= 2 else {
             throw BridgeError.argument("sizes: expected at least 2 sizes (inputs and outputs), got \(sizes)")
@@ -32,6 +63,7 @@ enum ModelFactory {
             }
             let (activations, overflow) = shape[0].multipliedReportingOverflow(by: widest)
             try Check.fitsInMemory(elements: overflow ? Int.max : activations, name)
+            return [sizes[sizes.count - 1]]
         }
     }
 }
@@ -72,6 +104,7 @@ extension ModelFactory {
             guard shape[0] > 0 else { throw MetaError.shape("\(name): needs at least one example, got shape \(shape)") }
             // The largest buffer of a forward pass: the first im2col, 9 values per pixel and channel.
             try Check.fitsInMemory(elements: Safe.product([shape[0], channels, 9, imageSize, imageSize]), name)
+            return [outputs ?? embedding]
         }
     }
 }

@@ -15,17 +15,19 @@ final class ModelObject: Bridged {
     let specs: [ParameterSpec]
     /// Validates an input batch before the model sees it, with messages in
     /// terms of the model's own sizes (the generic engine error would name
-    /// matmul operands instead of the argument), starting with the argument's name.
-    let checkInput: (_ shape: [Int], _ name: String) throws -> Void
-    /// The shape of one example's output (the model's output without its
-    /// batch axis): what a regression target must be, or (classes) for a classifier.
-    let outputShape: [Int]
+    /// matmul operands instead of the argument), starting with the argument's
+    /// name; returns the shape of one example's output for that input (what a
+    /// regression target must be, or (classes) for a classifier).
+    let checkInput: (_ shape: [Int], _ name: String) throws -> [Int]
+    /// The shape of one example's output when it is known without an input
+    /// (presets, and models described with an input shape).
+    let outputShape: [Int]?
 
     private let lock = Lock()
     private var values: [Tensor]
 
-    init(model: any Model, values: [Tensor], outputShape: [Int],
-         checkInput: @escaping (_ shape: [Int], _ name: String) throws -> Void) throws {
+    init(model: any Model, values: [Tensor], outputShape: [Int]?,
+         checkInput: @escaping (_ shape: [Int], _ name: String) throws -> [Int]) throws {
         try model.checkParameters(values.map(\.shape))
         self.model = model
         self.specs = model.parameterSpecs
@@ -71,6 +73,21 @@ extension Kinds {
             }
             return try ModelFactory.mlp(sizes: widths, activation: activation, seed: seed)
         },
+        "model": { args in
+            let description = try args.string("description")
+            let input = try args.optionalInts("input_shape")
+            let seed = try args.seed("seed")
+            try args.done()
+            let shape = try input.map { dims in
+                try dims.enumerated().map { i, d -> Int in
+                    guard d > 0, d <= Int64(Int32.max) else {
+                        throw BridgeError.argument("input_shape[\(i)]: must be in 1...\(Int32.max), got \(d)")
+                    }
+                    return Int(d)
+                }
+            }
+            return try ModelFactory.described(description, inputShape: shape, seed: seed)
+        },
         "model.Conv4": { args in
             let inChannels = try args.int("in_channels", default: 1, in: 1...Int64(Int32.max))
             let hidden = try args.int("hidden", default: 64, in: 1...Int64(Int32.max))
@@ -93,6 +110,7 @@ extension ModelObject {
         "set_parameter": ModelObject.setParameter,
         "forward": ModelObject.forward,
         "output_shape": ModelObject.outputShapeMethod,
+        "describe": ModelObject.describe,
     ]
 
     func parameterCount(_ args: Arguments, _ out: Results) throws {
@@ -118,14 +136,27 @@ extension ModelObject {
         args.charge = "x"
         let x = try args.tensor("x", finite: false)
         try args.done()
-        try checkInput(x.shape, "x")
+        _ = try checkInput(x.shape, "x")
         try Check.finite(x, "x")
         out.set("y", try model(parameters.map { Variable($0) }, Variable(x)).value)
     }
 
+    /// The output shape of one example: for `input_shape` (one example's
+    /// shape) when given, else the one known from construction.
     func outputShapeMethod(_ args: Arguments, _ out: Results) throws {
+        let input = try args.optionalInts("input_shape")
         try args.done()
-        out.set("shape", outputShape)
+        if let input {
+            out.set("shape", try checkInput([1] + input.map { Int(truncatingIfNeeded: $0) }, "input_shape"))
+        } else if let outputShape {
+            out.set("shape", outputShape)
+        }
+    }
+
+    /// The model's description (JSON text; see MetaNN's `Describable`).
+    func describe(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("description", try layerDescription(of: model).serialized)
     }
 }
 

@@ -78,7 +78,7 @@ extension ModelObject {
     /// shaped like the model's output (regression), or one class index in
     /// 0..<classes per example, shape (n,) or (n, 1) (classification).
     func checkExamples(x: Tensor, y: Tensor, loss: TaskLoss, _ xName: String, _ yName: String) throws {
-        try checkInput(x.shape, xName)
+        let outputShape = try checkInput(x.shape, xName)
         let n = x.shape[0]
         guard n > 0 else { throw MetaError.shape("\(xName): needs at least one example, got shape \(x.shape)") }
         switch loss {

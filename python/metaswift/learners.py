@@ -18,7 +18,7 @@ from ._arrays import as_float32, to_numpy, zeros
 from .data import TaskDistribution
 from .eval import ClassificationEvaluation
 from .history import Evaluation, History
-from .nn import Conv4
+from .nn import Conv4, Layer, Linear, Residual, Sequential
 from . import optim
 from .optim import SGD, Adam
 
@@ -448,6 +448,37 @@ class MetaSGD(_Learner):
                 raise _core.Error(f"learning_rates[{i}] ({names[i]}): {message}") from None
 
 
+def _last_linear(layer, path=""):
+    """The path of the last Linear in a layer tree, or None."""
+    if isinstance(layer, Linear):
+        return path
+    children = []
+    if isinstance(layer, Sequential):
+        names = layer.names or [str(i) for i in range(len(layer.layers))]
+        children = list(zip(names, layer.layers))
+    elif isinstance(layer, Residual):
+        children = [("body", layer.body)] + ([("shortcut", layer.shortcut)] if layer.shortcut is not None else [])
+    for name, child in reversed(children):
+        found = _last_linear(child, f"{path}.{name}" if path else name)
+        if found is not None:
+            return found
+    return None
+
+
+def _head_count(model, head):
+    """How many parameters, from the end, are named ``head.*``; they must be the last ones."""
+    _core_model(model, "model")
+    names = model.parameter_names
+    inside = [n.startswith(head + ".") for n in names]
+    count = sum(inside)
+    if count == 0:
+        raise _core.Error(f"head: no parameter of the model is named {head}.*; its parameters are {', '.join(names)}")
+    if not all(inside[len(names) - count:]):
+        raise _core.Error(f"head: the parameters named {head}.* must be the model's last ones (the inner loop "
+                          f"adapts a suffix of the parameters); the model's are {', '.join(names)}")
+    return count
+
+
 class ANIL(_Learner):
     """Almost No Inner Loop: MAML whose inner loop adapts only the head (the
     last ``head_parameters`` parameter tensors, by default the last layer's
@@ -457,7 +488,12 @@ class ANIL(_Learner):
     Args:
         model, inner_lr, inner_steps, first_order, loss: as for :class:`MAML`.
         head_parameters: how many parameter tensors, from the end, the inner
-            loop adapts (2: the last layer).
+            loop adapts.
+        head: or the head by its path in the model (``"head"``, or ``"5"``
+            for the sixth part of a Sequential): the parameters named
+            ``head.*``, which must come last. By default, the last
+            :class:`~metaswift.nn.Linear` of a model built from layers, and
+            the last two tensors (the last layer) of ``MLP`` and ``Conv4``.
 
     Example:
         >>> import metaswift as ms
@@ -477,7 +513,15 @@ class ANIL(_Learner):
     head_parameters = _args.fixed("head_parameters", "How many of the last parameter tensors the inner loop adapts.",
                                   "the learner")
 
-    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=2):
+    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", head_parameters=None,
+                 head=None):
+        if head is not None and head_parameters is not None:
+            raise _core.Error("head: give head or head_parameters, not both")
+        if head is not None:
+            head_parameters = _head_count(model, _args.text(head, "head", "a parameter path such as 'head' or '5'"))
+        elif head_parameters is None:
+            last = _last_linear(model) if isinstance(model, Layer) else None
+            head_parameters = 2 if last is None else _head_count(model, last)
         self._head_parameters = _args.integer(head_parameters, "head_parameters")
         super().__init__(model, inner_lr, inner_steps, first_order, loss, head_parameters=self.head_parameters)
 

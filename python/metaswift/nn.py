@@ -257,3 +257,10 @@ class Conv4(Module):
         return (f"Conv4(in_channels={self.in_channels}, hidden={self.hidden}, blocks={self.blocks}, "
                 f"outputs={self.outputs}, image_size={self.image_size}, seed={self.seed}, "
                 f"parameters={self.num_parameters})")
+
+
+# Layers and models built from them (a separate module: they share Module).
+from .layers import *  # noqa: E402,F401,F403
+from . import layers as _layers  # noqa: E402
+
+__all__ += _layers.__all__

@@ -1,0 +1,369 @@
+"""Layers: models built from parts, PyTorch's names and arguments, run natively.
+
+A layer is a description (its type and hyper-parameters); the engine builds
+the model from it and owns its parameters, so no Python runs in a forward or
+backward pass. Layers compose with :class:`Sequential` and :class:`Residual`;
+the outermost one is the model a learner takes::
+
+    >>> import metaswift as ms
+    >>> net = ms.nn.Sequential(
+    ...     ms.nn.Conv2d(1, 8, 3, padding=1), ms.nn.BatchNorm2d(8), ms.nn.ReLU(), ms.nn.MaxPool2d(2),
+    ...     ms.nn.Flatten(), ms.nn.Linear(8 * 14 * 14, 5), input_shape=(1, 28, 28), seed=0)
+    >>> net.parameter_names
+    ['0.W', '0.b', '1.gamma', '1.beta', '5.W', '5.b']
+
+A model is data: ``describe()`` gives the description (what the engine
+rebuilds it from, and what files store), ``==`` compares descriptions, and
+``repr`` prints the tree. With ``input_shape`` (one example's shape) a model
+is checked when it is made: parts that do not fit together raise
+:class:`metaswift.Error` naming the layer and the argument, e.g.
+``layers[4] (Conv2d).in_channels: 32, but its input has 64 channels``.
+Without it, each input is checked when it comes.
+
+Parameter names are paths: a Sequential's parts by position (``"0.W"``) or
+by the names given (``Sequential(conv=..., head=...)`` gives ``"conv.W"``);
+a Residual's ``body.`` and ``shortcut.``. Within a layer: ``W`` and ``b``
+(Linear ``W`` is (in, out); Conv2d ``W`` is (out, in, kH, kW)), ``gamma`` and
+``beta`` for normalisation, ``Wx``, ``Wh``, ``b`` (LSTM) and ``Wx``, ``Wh``,
+``bx``, ``bh`` (GRU).
+"""
+import json
+import math
+import operator
+
+import numpy as np
+
+from . import _args, _core
+from .nn import Module
+
+__all__ = ["Layer", "Sequential", "Residual", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+           "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "Identity", "MaxPool2d", "AvgPool2d",
+           "GlobalAvgPool2d", "Flatten", "LSTM", "GRU", "LastStep", "ResNet12"]
+
+
+def _size(value, name):
+    return _args.count(value, name)
+
+
+def _pair(value, name):
+    """An int or a pair of ints (PyTorch's kernel_size, stride, padding)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise _core.Error(f"{name}: expected an int or a pair of ints, got {_args.shown(value)}")
+        a, b = (_args.integer(v, f"{name}[{i}]") for i, v in enumerate(value))
+        return a if a == b else [a, b]
+    return _args.integer(value, name)
+
+
+class Layer(Module):
+    """A part of a model. Subclasses set ``_type`` (the engine's name) and
+    ``_members`` (their hyper-parameters, in the description's order). Used
+    on its own, a layer is a model (parameters drawn with seed 0)."""
+
+    _type = None
+    _engine = None
+    _seed = 0
+    _input_shape = None
+
+    def __init__(self, *args, **kwargs):
+        if type(self) is Layer:
+            raise TypeError("Layer: an abstract base class; use a layer such as ms.nn.Linear or ms.nn.Sequential")
+
+    def _members(self):
+        return {}
+
+    def describe(self):
+        """The description: ``{"type": ..., hyper-parameters...}`` (nested
+        for Sequential and Residual), as the engine reads it."""
+        return {"type": self._type, **self._members()}
+
+    @property
+    def _model(self):
+        if self._engine is None:
+            shape = None if self._input_shape is None else np.array(self._input_shape, np.int64)
+            self._engine = _core.new("model", description=json.dumps(self.describe()), input_shape=shape,
+                                     seed=self._seed)
+        return self._engine
+
+    @_model.setter
+    def _model(self, engine):
+        self._engine = engine
+
+    def description(self):
+        """The engine's own description (JSON text): every argument, defaults included."""
+        return self._model.call("describe")["description"]
+
+    def output_shape(self, input_shape=None):
+        """One example's output shape, for ``input_shape`` (one example's
+        input shape) or the model's own."""
+        shape = None if input_shape is None else np.array(_shape(input_shape, "input_shape"), np.int64)
+        out = self._model.call("output_shape", input_shape=shape)
+        if "shape" not in out:
+            raise _core.Error("input_shape: this model was made without one; pass the shape of one example")
+        return tuple(out["shape"])
+
+    def __eq__(self, other):
+        return isinstance(other, Layer) and self.describe() == other.describe()
+
+    def __hash__(self):
+        return hash(json.dumps(self.describe(), sort_keys=True))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._members().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _shape(value, name):
+    try:
+        dims = [operator.index(d) for d in value]
+    except TypeError:
+        raise _core.Error(f"{name}: expected a sequence of integers (one example's shape), "
+                          f"got {_args.shown(value)}") from None
+    for i, d in enumerate(dims):
+        if d < 1:
+            raise _core.Error(f"{name}[{i}]: must be >= 1, got {d}")
+    return dims
+
+
+class Sequential(Layer):
+    """Layers applied in order (PyTorch's nn.Sequential). Parts are given in
+    order, or by name as keywords (``Sequential(conv=Conv2d(...),
+    head=Linear(...))``, names in the order given).
+
+    Args:
+        input_shape: one example's shape, e.g. ``(1, 28, 28)``: checks the
+            model now, and inputs must have it.
+        seed: the seed of the initial parameters (the same seed, the same
+            values, bit for bit).
+    """
+
+    _type = "Sequential"
+
+    def __init__(self, *layers, input_shape=None, seed=0, **named):
+        if layers and named:
+            raise _core.Error("layers: give the parts in order or by name, not both")
+        names = list(named) if named else None
+        parts = list(named.values()) if named else list(layers)
+        if not parts:
+            raise _core.Error("layers: a Sequential needs at least one layer")
+        for i, p in enumerate(parts):
+            if not isinstance(p, Layer):
+                raise _core.Error(f"layers[{i}]: expected a metaswift.nn layer, got {_args.shown(p)}")
+        self.layers = tuple(parts)
+        self.names = names
+        self._seed = seed
+        self._input_shape = None if input_shape is None else tuple(_shape(input_shape, "input_shape"))
+        if self._input_shape is not None:
+            self._model  # checked now, with messages naming the layer
+
+    def _members(self):
+        out = {"layers": [p.describe() for p in self.layers]}
+        if self.names is not None:
+            out["names"] = list(self.names)
+        return out
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __repr__(self):
+        names = self.names or [str(i) for i in range(len(self.layers))]
+        lines = [f"  ({n}): {'  '.join(repr(p).splitlines(True))}" for n, p in zip(names, self.layers)]
+        return "Sequential(\n" + "\n".join(lines) + "\n)"
+
+
+class Residual(Layer):
+    """``body(x) + shortcut(x)``; without a shortcut, ``body(x) + x`` (the
+    shapes must then agree)."""
+
+    _type = "Residual"
+
+    def __init__(self, body, shortcut=None):
+        for name, part in (("body", body), ("shortcut", shortcut)):
+            if part is not None and not isinstance(part, Layer):
+                raise _core.Error(f"{name}: expected a metaswift.nn layer, got {_args.shown(part)}")
+        if body is None:
+            raise _core.Error("body: expected a metaswift.nn layer, got None")
+        self.body, self.shortcut = body, shortcut
+
+    def _members(self):
+        return {"body": self.body.describe(), "shortcut": None if self.shortcut is None else self.shortcut.describe()}
+
+
+class Linear(Layer):
+    """``x @ W + b``: W is (in_features, out_features)."""
+
+    _type = "Linear"
+
+    def __init__(self, in_features, out_features, bias=True):
+        self.in_features, self.out_features = _size(in_features, "in_features"), _size(out_features, "out_features")
+        self.bias = bool(bias)
+
+    def _members(self):
+        return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias}
+
+
+class Conv2d(Layer):
+    """2-D convolution of NCHW images; W is (out_channels, in_channels, kH, kW)."""
+
+    _type = "Conv2d"
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        self.in_channels, self.out_channels = _size(in_channels, "in_channels"), _size(out_channels, "out_channels")
+        self.kernel_size, self.stride = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
+        self.padding, self.bias = _pair(padding, "padding"), bool(bias)
+
+    def _members(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels, "kernel_size": self.kernel_size,
+                "stride": self.stride, "padding": self.padding, "bias": self.bias}
+
+
+class _Norm(Layer):
+    def __init__(self, num_features, eps=1e-5):
+        self.num_features, self.eps = _size(num_features, "num_features"), _args.real(eps, "eps")
+
+    def _members(self):
+        return {"num_features": self.num_features, "eps": self.eps}
+
+
+class BatchNorm2d(_Norm):
+    """Batch normalisation of (N, C, H, W) over N, H, W with the statistics of
+    the batch it is given (an episode's, as MAML and ProtoNets use it); a
+    learned scale ``gamma`` and shift ``beta`` per channel."""
+
+    _type = "BatchNorm2d"
+
+
+class BatchNorm1d(_Norm):
+    """Batch normalisation of (N, C) or (N, C, L) with the batch's statistics."""
+
+    _type = "BatchNorm1d"
+
+
+class LayerNorm(Layer):
+    """Normalisation over the trailing ``normalized_shape`` of each example."""
+
+    _type = "LayerNorm"
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+        shape = [normalized_shape] if isinstance(normalized_shape, (int, np.integer)) else normalized_shape
+        self.normalized_shape = _shape(shape, "normalized_shape")
+        self.eps, self.elementwise_affine = _args.real(eps, "eps"), bool(elementwise_affine)
+
+    def _members(self):
+        return {"normalized_shape": self.normalized_shape, "eps": self.eps,
+                "elementwise_affine": self.elementwise_affine}
+
+
+def _activation(name, doc):
+    return type(name, (Layer,), {"_type": name, "__doc__": doc, "__init__": lambda self: None})
+
+
+ReLU = _activation("ReLU", "max(x, 0).")
+Tanh = _activation("Tanh", "tanh(x).")
+Sigmoid = _activation("Sigmoid", "1 / (1 + exp(-x)).")
+GELU = _activation("GELU", "x * Phi(x), exact (with erf).")
+Softplus = _activation("Softplus", "log(1 + exp(x)).")
+Identity = _activation("Identity", "x.")
+Flatten = _activation("Flatten", "(N, ...) to (N, features), row-major as NumPy's reshape.")
+GlobalAvgPool2d = _activation("GlobalAvgPool2d", "The mean over H and W: (N, C, H, W) to (N, C).")
+LastStep = _activation("LastStep", "The last time step of a sequence: (N, T, H) to (N, H); after an LSTM or GRU "
+                                   "it makes a sequence classifier.")
+for _cls in (ReLU, Tanh, Sigmoid, GELU, Softplus, Identity, Flatten, GlobalAvgPool2d, LastStep):
+    _cls.__module__ = __name__
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, else negative_slope * x."""
+
+    _type = "LeakyReLU"
+
+    def __init__(self, negative_slope=0.01):
+        self.negative_slope = _args.real(negative_slope, "negative_slope")
+
+    def _members(self):
+        return {"negative_slope": self.negative_slope}
+
+
+class MaxPool2d(Layer):
+    """The maximum over windows of ``kernel_size`` (stride: the kernel's by default)."""
+
+    _type = "MaxPool2d"
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+
+    def _members(self):
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+
+class AvgPool2d(Layer):
+    """The mean over windows of ``kernel_size`` (stride: the kernel's by default)."""
+
+    _type = "AvgPool2d"
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+
+    def _members(self):
+        return {"kernel_size": self.kernel_size, "stride": self.stride, "padding": self.padding}
+
+
+class _Recurrent(Layer):
+    def __init__(self, input_size, hidden_size, batch_first=True):
+        if not batch_first:
+            raise _core.Error("batch_first: sequences are (batch, time, features); only batch_first=True is offered")
+        self.input_size, self.hidden_size = _size(input_size, "input_size"), _size(hidden_size, "hidden_size")
+
+    def _members(self):
+        return {"input_size": self.input_size, "hidden_size": self.hidden_size, "batch_first": True}
+
+
+class LSTM(_Recurrent):
+    """A long short-term memory layer over (batch, time, input_size)
+    sequences; outputs (batch, time, hidden_size), every step's hidden state
+    (Hochreiter & Schmidhuber 1997; gates as PyTorch's, forget-gate bias 1)."""
+
+    _type = "LSTM"
+
+
+class GRU(_Recurrent):
+    """A gated recurrent unit layer over (batch, time, input_size) sequences;
+    outputs (batch, time, hidden_size) (Cho et al. 2014; PyTorch's equations)."""
+
+    _type = "GRU"
+
+
+class ResNet12(Layer):
+    """ResNet-12 of Lee et al. (CVPR 2019) and Tian et al. (ECCV 2020): four
+    residual blocks of three 3x3 convolutions (batch norm, leaky ReLU 0.1)
+    with a 1x1 shortcut and a 2x2 max-pool, widths 64-160-320-640 (about
+    12.4M parameters) times ``width``, then global average pooling and, with
+    ``outputs``, a linear head.
+
+        >>> ResNet12(width=0.25, outputs=5).num_parameters
+        779461
+    """
+
+    _type = "ResNet12"
+
+    def __init__(self, in_channels=3, width=1.0, outputs=None, seed=0):
+        self.in_channels = _size(in_channels, "in_channels")
+        self.width = _args.real(width, "width")
+        if not (self.width > 0 and math.isfinite(self.width)):
+            raise _core.Error(f"width: must be finite and > 0, got {width}")
+        self.outputs = None if outputs is None else _size(outputs, "outputs")
+        self.widths = [max(1, int(math.floor(float(np.float32(w) * np.float32(self.width)) + 0.5)))
+                       for w in (64, 160, 320, 640)]
+        self._seed = seed
+
+    def _members(self):
+        return {"in_channels": self.in_channels, "widths": self.widths, "outputs": self.outputs}
+
+    def __repr__(self):
+        return f"ResNet12(in_channels={self.in_channels}, width={self.width}, outputs={self.outputs}, seed={self._seed})"
