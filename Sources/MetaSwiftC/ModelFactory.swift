@@ -15,7 +15,10 @@ enum ModelFactory {
         var rng = RNG(seed: seed)
         let values = try layer.initialParameters(rng: &rng)
         let declared = try inputShape.map { Array(try layer.outputShape(for: [1] + $0).dropFirst()) }
-        return try ModelObject(model: layer, values: values, outputShape: declared) { shape, name in
+        // A Conv4 or MLP written from layers runs as the preset does (same
+        // numbers, bit for bit); its names and description stay the user's.
+        let model = Recognition.optimized(layer, inputShape: inputShape)
+        return try ModelObject(model: model, values: values, outputShape: declared) { shape, name in
             guard shape.count >= 1, shape[0] > 0 else {
                 throw MetaError.shape("\(name): needs at least one example, got shape \(shape)")
             }

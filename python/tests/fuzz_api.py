@@ -517,6 +517,9 @@ class Gen:
             c, side = getattr(model, "in_channels", None), getattr(model, "image_size", None)
             if isinstance(c, int) and isinstance(side, int) and 0 < c <= 4 and 0 < side <= 32:
                 return (c, side, side)
+        if isinstance(model, ms.nn.Layer):
+            shape = getattr(model, "_input_shape", None)
+            return tuple(shape) if isinstance(shape, tuple) and all(isinstance(d, int) for d in shape) else None
         return None
 
     def outputs(self, model):
@@ -524,6 +527,12 @@ class Gen:
         sizes = getattr(model, "sizes", None)
         if isinstance(model, ms.nn.MLP) and isinstance(sizes, list) and sizes and isinstance(sizes[-1], int):
             return sizes[-1]
+        if isinstance(model, ms.nn.Layer) and self.input_shape(model) is not None:
+            try:
+                out = model.output_shape()
+            except Exception:  # noqa: BLE001  (a mangled model: no outputs known)
+                return None
+            return out[0] if len(out) == 1 else None
         outputs = getattr(model, "outputs", None)
         return outputs if isinstance(outputs, int) else None
 
@@ -652,6 +661,75 @@ def new_conv4(g):
               "blocks": g.int_(blocks, blocks), "outputs": outputs if not g.mutate() else g.r.choice(BAD_INTS),
               "image_size": g.int_(image, image), "seed": g.seed()}
     return Stmt("ms.nn.Conv4", [], kwargs)
+
+
+def _layer_size(g, good):
+    """A size argument of a layer: `good`, or now and then a bad one."""
+    return g.r.choice(BAD_INTS + ("2.5", "'4'", "None", "Evil()")) if g.mutate(0.04) else str(good)
+
+
+def new_layers(g):
+    """A model built from ms.nn layers, in a regime whose tasks the pool has:
+    vectors of FEATURES, SIDExSIDE images, or (not for tasks) sequences."""
+    regime = g.r.choice(["vec", "img", "img", "seq"])
+    act = g.r.choice(["ms.nn.ReLU()", "ms.nn.Tanh()", "ms.nn.GELU()", "ms.nn.Softplus()", "ms.nn.Sigmoid()",
+                      "ms.nn.LeakyReLU(0.1)", "ms.nn.Identity()"])
+    h, outputs = g.r.randint(2, 6), g.r.randint(2, 4)
+    z = lambda v: _layer_size(g, v)  # noqa: E731
+    if regime == "vec":
+        shape = (FEATURES,)
+        parts = [f"ms.nn.Linear({z(FEATURES)}, {z(h)})", act]
+        extra = g.r.choice(["", f"ms.nn.LayerNorm({z(h)})", f"ms.nn.BatchNorm1d({z(h)})",
+                            f"ms.nn.Residual(ms.nn.Sequential(ms.nn.Linear({z(h)}, {z(h)}), {act}))",
+                            f"ms.nn.Residual(ms.nn.Linear({h}, {h}), ms.nn.Linear({h}, {z(h)}, bias=False))"])
+        parts += [extra] if extra else []
+        parts.append(f"ms.nn.Linear({z(h)}, {z(outputs)})")
+    elif regime == "img":
+        shape = (1, SIDE, SIDE)
+        pool = g.r.choice([f"ms.nn.MaxPool2d({z(2)})", f"ms.nn.AvgPool2d({z(2)})", "ms.nn.AvgPool2d(3, stride=1, padding=1)"])
+        side = SIDE if "padding=1" in pool else SIDE // 2
+        parts = [f"ms.nn.Conv2d({z(1)}, {z(h)}, {z(3)}, padding={z(1)})", f"ms.nn.BatchNorm2d({z(h)})", act, pool]
+        if g.r.random() < 0.5:
+            parts += ["ms.nn.GlobalAvgPool2d()", f"ms.nn.Linear({z(h)}, {z(outputs)})"]
+        else:
+            parts += ["ms.nn.Flatten()", f"ms.nn.Linear({z(h * side * side)}, {z(outputs)})"]
+    else:
+        shape = (3, FEATURES)
+        cell = g.r.choice(["LSTM", "GRU"])
+        parts = [f"ms.nn.{cell}({z(FEATURES)}, {z(h)})", "ms.nn.LastStep()", f"ms.nn.Linear({z(h)}, {z(outputs)})"]
+    if g.mutate(0.05):
+        parts.insert(g.r.randint(0, len(parts)), g.r.choice(["ms.nn.Flatten()", "ms.nn.MaxPool2d(4)", "'relu'",
+                                                               "ms.nn.Linear(3, 3)", "Evil()", "ms.nn.Layer()"]))
+    kwargs = {"seed": g.seed()}
+    if g.r.random() < 0.8:
+        kwargs["input_shape"] = str(shape) if not g.mutate(0.05) else g.r.choice(["(0,)", "(-1, 2)", "'x'", "(2**40,)",
+                                                                                "(1, 3, 3)", "None", "[Evil()]"])
+    if g.r.random() < 0.2:
+        return Stmt("ms.nn.Sequential", [], {**{f"p{i}": p for i, p in enumerate(parts)}, **kwargs})
+    return Stmt("ms.nn.Sequential", parts, kwargs)
+
+
+def new_resnet12(g):
+    kwargs = {"in_channels": g.int_(1, 1), "width": g.r.choice(["0.03", "0.05", "-1", "nan", "0"]) if g.mutate()
+              else "0.05", "outputs": g.r.choice(["None", "2", "3"]), "seed": g.seed()}
+    return Stmt("ms.nn.ResNet12", [], kwargs)
+
+
+def layer_methods(g):
+    m = g.pick(lambda o: isinstance(o, g.ms.nn.Layer), bad=0.05)
+    if m is None:
+        return None
+    pick = g.r.random()
+    if pick < 0.3:
+        return Stmt(f"{m}.describe", [])
+    if pick < 0.5:
+        return Stmt(f"{m}.description", [])
+    if pick < 0.8:
+        shape = g.r.choice(["None", f"({FEATURES},)", f"(1, {SIDE}, {SIDE})", f"(3, {FEATURES})", "(0,)", "'x'",
+                            "(2**40, 2**40)", "[Evil()]"])
+        return Stmt(f"{m}.output_shape", [shape])
+    other = g.pick(lambda o: isinstance(o, g.ms.nn.Module), bad=0.1) or "None"
+    return Stmt(f"{m}.__eq__", [other])
 
 
 def new_module(g):
@@ -1012,7 +1090,12 @@ def new_learner(g):
     if kind != "Reptile":
         kwargs["first_order"] = g.flag()
     if kind == "ANIL":
-        kwargs["head_parameters"] = g.int_(1, 2)
+        if isinstance(model, g.ms.nn.Layer) and g.r.random() < 0.7:
+            if g.r.random() < 0.5:
+                names = [n.rsplit(".", 1)[0] for n in model.parameter_names if "." in n] or ["head"]
+                kwargs["head"] = repr(g.r.choice(names)) if not g.mutate() else g.r.choice(["'nope'", "3", "''"])
+        else:
+            kwargs["head_parameters"] = g.int_(1, 2)
     if kind == "Reptile":
         kwargs["epsilon"] = g.real(0.01, 0.5)
     return Stmt(f"ms.{kind}", [m], kwargs)
@@ -1193,7 +1276,8 @@ def version(g):
 
 # (action, weight); an action returns a Stmt, (Stmt, regime of its result) or None.
 ACTION_TABLE = [
-    (new_mlp, 8), (new_conv4, 4), (new_module, 0.4), (model_forward, 8), (model_property, 2),
+    (new_mlp, 8), (new_conv4, 4), (new_layers, 6), (new_resnet12, 0.3), (layer_methods, 2), (new_module, 0.4),
+    (model_forward, 8), (model_property, 2),
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
