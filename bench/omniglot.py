@@ -23,7 +23,11 @@ beside the repository), else random 28x28 images (speed does not depend on
 content). After a warm-up (and JAX's compilation), the libraries run in
 alternating rounds of the same number of steps, in this one process; each rate
 is the median over rounds and each ratio the median of the per-round ratios, so
-a machine whose load drifts moves both sides of a ratio together.
+a machine whose load drifts moves both sides of a ratio together. A second
+metaswift row runs the same Conv4 written by the user from ms.nn layers
+(Conv2d, BatchNorm2d, ReLU, MaxPool2d, ..., Flatten, Linear), which the engine
+recognises and runs on the preset's fused kernels: its rate is given as a
+fraction of the preset's.
 
 Peers are optional and imported when present: JAX (`pip install "jax[cpu]"`:
 NHWC, the whole step jitted, episodes sampled inside the jit), PyTorch
@@ -102,17 +106,35 @@ def warm(run, steps):
 
 # MARK: - metaswift
 
-def metaswift_runner(workload, images, steps):
+def layers_conv4(outputs=None):
+    """Conv4 as a user writes it from ms.nn layers (the engine recognises it)."""
+    parts = []
+    for b in range(BLOCKS):
+        parts += [ms.nn.Conv2d(1 if b == 0 else HIDDEN, HIDDEN, 3, padding=1), ms.nn.BatchNorm2d(HIDDEN, eps=EPS),
+                  ms.nn.ReLU(), ms.nn.MaxPool2d(2)]
+    parts.append(ms.nn.Flatten())
+    if outputs is not None:
+        parts.append(ms.nn.Linear(HIDDEN * (SIDE >> BLOCKS) ** 2, outputs))
+    return ms.nn.Sequential(*parts, input_shape=(1, SIDE, SIDE), seed=0)
+
+
+def conv4(outputs=None, layers=False):
+    if layers:
+        return layers_conv4(outputs)
+    return ms.nn.Conv4(hidden=HIDDEN, outputs=outputs, image_size=SIDE, seed=0)
+
+
+def metaswift_runner(workload, images, steps, layers=False):
     labels = np.repeat(np.arange(len(images)), DRAWINGS)
     flat = images.reshape(-1, 1, SIDE, SIDE)
     opt = ms.optim.Adam(lr=OUTER_LR)
     if workload == "protonet":
         tasks = ms.data.Taskset(flat, labels, **PROTONET, seed=1)
-        learner, batch = ms.ProtoNet(ms.nn.Conv4(hidden=HIDDEN, image_size=SIDE, seed=0)), 1
+        learner, batch = ms.ProtoNet(conv4(layers=layers)), 1
     else:
         tasks = ms.data.Taskset(flat, labels, ways=MAML["ways"], shots=MAML["shots"], queries=MAML["queries"],
                                 seed=1)
-        model = ms.nn.Conv4(hidden=HIDDEN, outputs=MAML["ways"], image_size=SIDE, seed=0)
+        model = conv4(MAML["ways"], layers=layers)
         learner = ms.MAML(model, inner_lr=MAML["inner_lr"], inner_steps=1, first_order=workload == "fomaml",
                           loss="cross_entropy")
         batch = MAML["meta_batch"]
@@ -369,7 +391,8 @@ PEERS = [("JAX", "jax", jax_runner), ("PyTorch", "torch", torch_runner),
 def compare(workload, images, steps, rounds, peers):
     batching = "" if workload == "protonet" else f"; peers' tasks: {TASKS}"
     print(f"\n{WORKLOADS[workload]}\n  {rounds} rounds of {steps} steps{batching}", flush=True)
-    runners = {f"metaswift {ms.__version__}": metaswift_runner(workload, images, steps)}
+    runners = {f"metaswift {ms.__version__}": metaswift_runner(workload, images, steps),
+               "metaswift, Conv4 from layers": metaswift_runner(workload, images, steps, layers=True)}
     for name, make in peers:
         run = make(workload, images, steps)
         if run is not None:
@@ -383,6 +406,10 @@ def compare(workload, images, steps, rounds, peers):
     print(f"  {ours:<{width}} {np.median(rates[ours]):9.2f}/s", flush=True)
     for name in list(rates)[1:]:
         ratio = np.median(np.array(rates[ours]) / np.array(rates[name]))
+        if name.startswith("metaswift, "):
+            print(f"  {name:<{width}} {np.median(rates[name]):9.2f}/s   -> {1 / ratio:.3f} of the preset's rate",
+                  flush=True)
+            continue
         print(f"  {name:<{width}} {np.median(rates[name]):9.2f}/s   -> metaswift is {ratio:.2f}x", flush=True)
 
 
