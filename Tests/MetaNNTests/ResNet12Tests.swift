@@ -1,7 +1,7 @@
 import XCTest
 import MetaTensor
 import MetaAutodiff
-import MetaNN
+@testable import MetaNN
 import _TestSupport
 
 final class ResNet12Tests: XCTestCase {
@@ -33,6 +33,44 @@ final class ResNet12Tests: XCTestCase {
         let y = try gray(q, Variable(rng.tensor([3, 1, 28, 28])))
         XCTAssertEqual(y.shape, [3, 10])
         XCTAssertTrue(y.value.isFinite)
+    }
+
+    /// The channels-last forward computes what the layers compute (NCHW,
+    /// im2col): the same outputs, and the same gradients with respect to
+    /// every parameter and the input, to float rounding; first and second
+    /// order (a Hessian-vector product), RGB and grey, odd sizes (84 → 5).
+    func testChannelsLastForwardIsTheLayers() throws {
+        for (net, shape) in [(try ResNet12(inChannels: 3, widths: [8, 8, 16, 16], outputs: 3), [2, 3, 84, 84]),
+                             (try ResNet12(inChannels: 1, widths: [3, 5, 8, 4]), [4, 1, 28, 28])] {
+            var r = RNG(seed: 3)
+            let params = try net.initialParameters(rng: &r).map { Variable($0) }
+            let x = Variable(rng.tensor(shape))
+            assertClose(try net.forward(params[...], x).value, try net.network.forward(params[...], x).value,
+                        rtol: 1e-4, atol: 1e-5)
+            func loss(_ f: (ArraySlice<Variable>, Variable) throws -> Variable) throws -> [Variable] {
+                try Autodiff.grad(at: params + [x], createGraph: true) { v in
+                    let y = try f(v.dropLast(), v[v.count - 1])
+                    return try (y * y).sum()
+                }
+            }
+            let fast = try loss(net.forward), layers = try loss(net.network.forward)
+            for (a, b) in zip(fast, layers) { assertClose(a.value, b.value, rtol: 2e-3, atol: 2e-4) }
+            // Second order: the gradient of <grad, v> for a fixed random v.
+            let v = fast.map { Variable(rng.tensor($0.shape)) }
+            func hvp(_ f: @escaping (ArraySlice<Variable>, Variable) throws -> Variable) throws -> [Variable] {
+                try Autodiff.grad(at: params + [x]) { w in
+                    let g = try Autodiff.grad(at: w, createGraph: true) { u in
+                        let y = try f(u.dropLast(), u[u.count - 1])
+                        return try (y * y).sum()
+                    }
+                    return try zip(g, v).map { try ($0 * $1).sum() }.reduce(try Variable(0), +)
+                }
+            }
+            // Entries reach ~10; an absolute tolerance of 2e-3 is float rounding at that scale.
+            for (a, b) in zip(try hvp(net.forward), try hvp(net.network.forward)) {
+                assertClose(a.value, b.value, rtol: 5e-3, atol: 2e-3)
+            }
+        }
     }
 
     func testBadConfigurationsAndInputsThrow() throws {

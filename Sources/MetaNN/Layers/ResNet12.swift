@@ -78,7 +78,43 @@ public struct ResNet12: Model {
             throw MetaError.shape("ResNet12: input x must be NCHW with C = \(inChannels) and images of at least 16x16 "
                                   + "(four 2x2 poolings), got \(x.shape)")
         }
-        return try network.forward(params, x)
+        try checkParameters(params.map(\.shape))
+        return try channelsLast(params, x)
+    }
+
+    /// The forward pass channels-last, as Conv4's: the image is turned NHWC
+    /// once; each convolution is one GEMM-based (or Winograd) NHWC
+    /// convolution that also gathers its batch norm's statistics, and each
+    /// max-pool runs on NHWC windows. It computes what `network` computes
+    /// (the layers, NCHW, im2col per image), with the same parameters in the
+    /// same order; the embedding is pooled over H and W before the head, so
+    /// no layout goes back.
+    func channelsLast(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable {
+        let n = x.shape[0]
+        var h = inChannels == 1 ? try x.reshaped([n, x.shape[2], x.shape[3], 1]) : try x.permuted([0, 2, 3, 1])
+        var i = params.startIndex
+        let leaky = try LeakyReLU(negativeSlope: 0.1)
+        let same = Conv2dOptions(stride: (1, 1), padding: (1, 1)), pointwise = Conv2dOptions()
+        /// conv (no bias) → batch norm with the batch's statistics; consumes three parameters.
+        func convNorm(_ input: Variable, _ options: Conv2dOptions) throws -> Variable {
+            let w = try params[i].permuted([0, 2, 3, 1])    // (F, KH, KW, C)
+            let (c, stats) = try Variable.conv2dNHWCWithStatistics(input, w, bias: nil, eps: 1e-5, options)
+            defer { i += 3 }
+            return try Variable.batchNormChannelsLast(c, gamma: params[i + 1], beta: params[i + 2], statistics: stats)
+        }
+        for _ in widths {
+            guard h.shape[0] * h.shape[1] * h.shape[2] > 1 else {
+                throw MetaError.shape("BatchNorm2d: input x of shape \(h.shape) (NHWC) has one value per channel; batch statistics need more")
+            }
+            let a1 = try leaky.apply(try convNorm(h, same))
+            let a2 = try leaky.apply(try convNorm(a1, same))
+            let body = try convNorm(a2, same)
+            let shortcut = try convNorm(h, pointwise)
+            h = try leaky.apply(try body + shortcut).maxPoolNHWC(kernelSize: 2)
+        }
+        let embedding = try h.mean(axes: [1, 2])
+        guard let outputs else { return embedding }
+        return try Linear(inputs: widths[3], outputs: outputs).forward(params[i...], embedding)
     }
 }
 
