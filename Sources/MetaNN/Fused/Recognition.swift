@@ -33,7 +33,10 @@ import MetaAutodiff
 ///
 /// Near misses (padding 0, a 5x5 kernel, average pooling, a convolution
 /// without bias, mixed activations or biases, anything between the blocks)
-/// are not those functions and are left alone.
+/// are not those presets. Any other image network whose parts all have a
+/// channels-last form (convolutions, batch norm, activations, max-pools,
+/// residual blocks, global pooling, flatten, a head) runs channels-last
+/// (`ChannelsLastNetwork`); the rest is left to its layers.
 ///
 /// Why the forwards agree: each preset is defined as these layers (Conv4's
 /// `body` and `head` are this Sequential; MLP's forward is Linear and
@@ -58,6 +61,9 @@ public enum Recognition {
             return fast
         }
         if let mlp = mlp(layers), let fast = try? FastPath(original: model, fast: mlp) {
+            return fast
+        }
+        if let network = ChannelsLastNetwork.compile(model), let fast = try? FastPath(original: model, fast: network) {
             return fast
         }
         return model
