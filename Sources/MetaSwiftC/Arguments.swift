@@ -48,8 +48,6 @@ final class Arguments {
         BridgeError.argument("\(name): expected \(expected), got \(value.shown)")
     }
 
-    func has(_ name: String) -> Bool { take(name) != nil }
-
     /// The error for a required argument that is absent, naming the given
     /// names nobody asked for so far (a misspelt one is the likely cause).
     private func missing(_ name: String) -> BridgeError {
@@ -268,17 +266,12 @@ final class Results {
     private var slots: [(String, Slot)] = []
 
     func set(_ name: String, _ v: Int) { slots.append((name, .value(.int(Int64(v))))) }
-    func set(_ name: String, _ v: Double) { slots.append((name, .value(.float(v)))) }
     func set(_ name: String, _ v: Float) { slots.append((name, .value(.float(Double(v))))) }
     func set(_ name: String, _ v: String) { slots.append((name, .value(.string(v)))) }
-    func set(_ name: String, _ v: [Int64]) { slots.append((name, .value(.ints(v)))) }
     func set(_ name: String, _ v: [Int]) { slots.append((name, .value(.ints(v.map(Int64.init))))) }
     func set(_ name: String, _ v: Tensor) { slots.append((name, .tensor(v))) }
     func set(_ name: String, _ v: [Tensor]) { slots.append((name, .tensors(v))) }
     func set<T: Handled>(_ name: String, _ v: T) { slots.append((name, .value(.object(Item(kind: T.kind, object: v))))) }
-    func set<T: Handled>(_ name: String, _ v: [T]) {
-        slots.append((name, .value(.objects(v.map { Item(kind: T.kind, object: $0) }))))
-    }
 
     /// The bag the caller receives. Tensors that share borrowed memory are
     /// copied out first; the slots are emptied, so that afterwards only the

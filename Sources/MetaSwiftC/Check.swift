@@ -40,22 +40,6 @@ enum Check {
     /// convention, 10,000 the most papers use.
     static let maxEpisodes: Int64 = 1_000_000
 
-    /// An inner-step count in `minimum...maxInnerSteps`.
-    static func innerSteps(_ value: Int64, _ name: String, minimum: Int64 = 0) throws -> Int {
-        guard value >= minimum, value <= maxInnerSteps else {
-            throw BridgeError.argument("\(name): must be in \(minimum)...\(maxInnerSteps), got \(value)")
-        }
-        return Int(value)
-    }
-
-    /// An episode count for one evaluation: 1...maxEpisodes.
-    static func episodes(_ value: Int64, _ name: String) throws -> Int {
-        guard value >= 1, value <= maxEpisodes else {
-            throw BridgeError.argument("\(name): must be in 1...\(maxEpisodes), got \(value)")
-        }
-        return Int(value)
-    }
-
     /// An index into `0..<count`.
     static func index(_ value: Int64, count: Int, _ name: String) throws -> Int {
         guard value >= 0, value < Int64(count) else {
@@ -101,12 +85,6 @@ enum Check {
         try tensor.withUnsafeBufferPointer { try finite($0, name) }
     }
 
-    /// A shape checked against an expected rank.
-    static func rank(_ shape: [Int], _ expected: Int, _ name: String) throws {
-        guard shape.count == expected else {
-            throw MetaError.shape("\(name): expected \(expected) dimensions, got shape \(shape)")
-        }
-    }
 
     /// Refuses, naming the argument, work whose `elements` floats this
     /// process cannot allocate now (MetaTensor's `MemoryLimit`: what the system
@@ -129,18 +107,6 @@ enum Check {
         return String(cString: pointer)
     }
 
-    /// `count` positive sizes (layer widths and the like).
-    static func sizes(_ pointer: UnsafePointer<Int64>?, count: Int64, _ name: String) throws -> [Int] {
-        let n = try Check.count(count, "\(name) count")
-        guard n > 0 else { return [] }
-        guard let pointer else { throw BridgeError.argument("\(name): NULL for \(n) sizes") }
-        return try (0..<n).map { i in
-            let v = pointer[i]
-            guard v > 0 else { throw BridgeError.argument("\(name)[\(i)]: sizes must be > 0, got \(v)") }
-            guard v <= Int64(Int32.max) else { throw BridgeError.argument("\(name)[\(i)]: \(v) is too large") }
-            return Int(truncatingIfNeeded: v)
-        }
-    }
 
     /// Copies a shape into a caller's array of `capacity` elements.
     static func write(_ shape: [Int], to pointer: UnsafeMutablePointer<Int64>?, capacity: Int64, _ name: String) throws {
@@ -151,16 +117,5 @@ enum Check {
         guard !shape.isEmpty else { return }
         let out = try Check.out(pointer, name)
         for (i, d) in shape.enumerated() { out[i] = Int64(d) }
-    }
-}
-
-extension Tensor {
-    /// A new tensor holding a copy of `values` (already checked to hold the
-    /// shape's element count).
-    static func copying(_ values: UnsafeBufferPointer<Float>, shape: [Int]) throws -> Tensor {
-        try Tensor.make(shape: shape) { dst, n in
-            guard let src = values.baseAddress, n > 0 else { return }
-            dst.update(from: src, count: n)
-        }
     }
 }

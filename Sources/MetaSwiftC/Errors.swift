@@ -62,23 +62,15 @@ enum LastError {
 /// Runs the body of one ABI function: 0 when it returns, otherwise the status
 /// of the error it threw, with the error's message stored for `ms_last_error`.
 /// Every `@_cdecl` body that can fail goes through here, so no error escapes
-/// as a Swift trap and every failure leaves a message.
-///
-/// `memory` names the argument whose size decides what the call allocates
-/// (a model's input, a taskset): memory the engine cannot have deep inside
-/// the call is reported as that argument's fault, since the up-front checks
-/// estimate one buffer and the total is only known as it is allocated.
+/// as a Swift trap and every failure leaves a message. (Memory that runs
+/// out deep inside a call is charged to an argument by `Arguments.charge`.)
 @inline(__always)
-func guarded(memory: String? = nil, _ body: () throws -> Void) -> Int32 {
+func guarded(_ body: () throws -> Void) -> Int32 {
     do {
         try body()
         return Status.ok.rawValue
     } catch let error as MetaError {
-        if error.kind == .outOfMemory, let memory, !error.message.hasPrefix(memory + ":") {
-            LastError.set("\(memory): \(error.message)")
-        } else {
-            LastError.set(error.message)
-        }
+        LastError.set(error.message)
         switch error.kind {
         case .shapeMismatch: return Status.shape.rawValue
         case .invalidArgument: return Status.argument.rawValue

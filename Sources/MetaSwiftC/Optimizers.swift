@@ -124,11 +124,11 @@ extension OptimizerObject {
         "learning_rates": OptimizerObject.learningRates,
     ]
 
-    /// The learning rate at updates 0..<count.
+    /// The learning rate at updates 0..<n.
     func learningRates(_ args: Arguments, _ out: Results) throws {
-        let n = try args.count("count")
+        let n = try args.count("n")
         try args.done()
-        try Check.fitsInMemory(elements: n, "count")
+        try Check.fitsInMemory(elements: n, "n")
         out.set("rates", try Tensor.make(shape: [n]) { p, _ in for t in 0..<n { p[t] = schedule(t) } })
     }
 }

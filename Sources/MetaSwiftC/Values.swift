@@ -326,7 +326,6 @@ public func ms_args_length(_ out: UnsafeMutablePointer<Int64>?, _ args: OpaquePo
         case .ints(let v): out.pointee = Int64(v.count)
         case .objects(let v): out.pointee = Int64(v.count)
         case .views(let v): out.pointee = Int64(v.count)
-        case .view(let v): out.pointee = Int64(v.shape.count)
         default: out.pointee = 1
         }
     }

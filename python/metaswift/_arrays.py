@@ -46,15 +46,6 @@ def as_float32(x, name="x"):
     return out
 
 
-def to_tensor(x, name="x"):
-    """An engine tensor viewing ``x`` (after :func:`as_float32`) without copying it.
-
-    The engine keeps the array alive while the tensor lives; the caller must
-    not modify it meanwhile.
-    """
-    return _core.Tensor(as_float32(x, name), copy=False)
-
-
 def to_numpy(tensor):
     """A read-only ndarray viewing the tensor's engine memory (no copy); it
     keeps the tensor alive. Use ``np.array(...)`` for a writable copy."""

@@ -17,7 +17,7 @@ update t follows it (t counts on across ``fit(..., resume=True)``):
 import numpy as np
 
 from . import _args, _core
-from ._arrays import as_float32, zeros
+from ._arrays import as_float32
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
            "Schedule", "CosineDecay", "ExponentialDecay", "PiecewiseConstant"]
@@ -44,8 +44,7 @@ class Schedule:
     def rates(self, n):
         """The learning rates of updates 0..n-1 as a float32 array."""
         n = _args.count(n, "n", minimum=0)
-        zeros(n, "n")  # names `n` when it cannot fit
-        return np.array(self._apply(_core.new("optimizer.SGD", lr=self.lr)).call("learning_rates", count=n)["rates"])
+        return np.array(self._apply(_core.new("optimizer.SGD", lr=self.lr)).call("learning_rates", n=n)["rates"])
 
     def __call__(self, step):
         step = _args.count(step, "step", minimum=0)
@@ -183,8 +182,7 @@ class Optimizer:
         """The learning rates of the first ``n`` updates (float32 array): all
         ``lr`` for a number, the schedule's values for a schedule."""
         n = _args.count(n, "n", minimum=0)
-        zeros(n, "n")  # names `n` when it cannot fit
-        return np.array(engine(self, "optimizer").call("learning_rates", count=n)["rates"])
+        return np.array(engine(self, "optimizer").call("learning_rates", n=n)["rates"])
 
     def _hyper(self):
         return {}

@@ -132,10 +132,6 @@ def test_each_layer_computes_its_numpy_reference(name):
     np.testing.assert_allclose(y, expected, rtol=2e-5, atol=2e-5)
 
 
-def meta_loss(learner, task):
-    return learner.meta_loss_and_grad([task])
-
-
 def check_second_order(model, task, coordinates=12, seed=0, rtol=0.05):
     """MAML's exact second-order meta-gradient (one inner step) against
     central finite differences of the meta-loss, on random coordinates of
