@@ -56,6 +56,18 @@ def _progress_bar(total, enabled):
     return tqdm(total=total, unit="step", desc="meta-training")
 
 
+def _steps_done(trainer, losses, done):
+    """The steps ``trainer`` has done, after writing the losses of its last
+    run into ``losses`` from ``done`` on: a run cut short by an error (whose
+    rolled-back step does not count), or one whose return Ctrl-C cut off
+    before the loop took its losses."""
+    now = trainer.call("steps")["steps"]
+    if now > done:
+        partial = to_numpy(trainer.call("last_run")["losses"])
+        losses[done:done + len(partial)] = partial
+    return now
+
+
 class _Learner:
     """What every gradient-based learner offers. Subclasses set ``_kind``
     (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
@@ -225,9 +237,7 @@ class _Learner:
                 try:
                     losses[done:done + n] = trainer.call("run", steps=n)["losses"]
                 except _core.Error as error:
-                    partial = to_numpy(trainer.call("last_run")["losses"])
-                    losses[done:done + len(partial)] = partial
-                    done = trainer.call("steps")["steps"]  # a rolled-back step is not done
+                    done = _steps_done(trainer, losses, done)
                     error.history = self.history = History(losses[:done].copy(), interrupted=True)
                     raise
                 done += n
@@ -237,6 +247,7 @@ class _Learner:
                     bar.update(n)
                     bar.set_postfix(loss=f"{losses[done - n:done].mean():.4g}")
         except KeyboardInterrupt:
+            done = _steps_done(trainer, losses, done)
             self.history = History(losses[:done].copy(), interrupted=True)
             warnings.warn(f"fit interrupted after {done} of {steps} steps; the model holds the parameters of "
                           f"step {done} and learner.history its losses", stacklevel=2)
