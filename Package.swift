@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // metaswift: a meta-learning engine. The layers import one way, bottom up:
-// MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim; MetaTensor <- MetaData / MetaEval;
+// MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim; MetaTensor <- MetaData / MetaEval / MetaIO;
 // <- MetaLearners <- MetaSwift (umbrella) <- MetaSwiftC (the C ABI).
 import PackageDescription
 import Foundation
@@ -42,11 +42,12 @@ let package = Package(
         .target(name: "MetaOptim", dependencies: ["MetaAutodiff"], swiftSettings: engineSettings),
         .target(name: "MetaData", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
         .target(name: "MetaEval", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
+        .target(name: "MetaIO", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
         .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim", "MetaData", "MetaEval"],
                 swiftSettings: engineSettings),
         .target(name: "MetaSwift",
                 dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaData", "MetaEval",
-                               "MetaLearners"]),
+                               "MetaIO", "MetaLearners"]),
         .target(name: "MetaSwiftC", dependencies: ["MetaSwift"],
                 swiftSettings: engineSettings,
                 linkerSettings: [
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "MetaOptimTests", dependencies: ["MetaOptim", "MetaNN", "_TestSupport"]),
         .testTarget(name: "MetaDataTests", dependencies: ["MetaData", "_TestSupport"]),
         .testTarget(name: "MetaEvalTests", dependencies: ["MetaEval", "_TestSupport"]),
+        .testTarget(name: "MetaIOTests", dependencies: ["MetaIO", "_TestSupport"]),
         .testTarget(name: "MetaLearnersTests", dependencies: ["MetaLearners", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

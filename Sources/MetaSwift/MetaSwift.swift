@@ -5,4 +5,5 @@
 @_exported import MetaOptim
 @_exported import MetaData
 @_exported import MetaEval
+@_exported import MetaIO
 @_exported import MetaLearners
