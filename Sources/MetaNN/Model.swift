@@ -25,6 +25,17 @@ public protocol Model {
     /// The forward pass. `params` has exactly `parameterSpecs.count` elements of
     /// the declared shapes (checked by `callAsFunction`).
     func forward(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable
+
+    // Context (ForwardContext.swift): defaults for layers that need none.
+    /// Names and shapes of the model's buffers (running statistics), in order.
+    var bufferSpecs: [ParameterSpec] { get }
+    /// Whether a forward in training mode draws random numbers.
+    var isStochastic: Bool { get }
+    /// Initial buffers, one per `bufferSpecs` entry.
+    func initialBuffers() throws -> [Tensor]
+    /// The forward pass under a context (training or inference mode, a random
+    /// stream, running statistics).
+    func forward(_ params: ArraySlice<Variable>, _ x: Variable, context: ForwardContext) throws -> Variable
 }
 
 extension Model {

@@ -19,6 +19,8 @@ final class DescriptionTests: XCTestCase {
              [2, 2, 7, 5]),
             (try BatchNorm(features: 3, eps: 1e-3), [4, 3]),
             (try BatchNorm1d(features: 3), [4, 3, 5]),
+            (try BatchNorm1d(features: 3, momentum: 0.25, trackRunningStats: true), [4, 3]),
+            (try Dropout(p: 0.2), [2, 7]),
             (try BatchNorm2d(features: 3, eps: 0.001), [2, 3, 4, 4]),
             (try LayerNorm(normalizedShape: [2, 3], eps: 1e-6), [4, 2, 3]),
             (try LayerNorm(5, elementwiseAffine: false), [4, 5]),
@@ -124,7 +126,8 @@ final class DescriptionTests: XCTestCase {
         // Defaults are written out when it describes itself.
         XCTAssertEqual(model.layerDescription["layers"]?[3],
                        ["type": "MaxPool2d", "kernel_size": 2, "stride": 2])
-        XCTAssertEqual(model.layerDescription["layers"]?[1], ["type": "BatchNorm2d", "num_features": 8, "eps": 1e-05])
+        XCTAssertEqual(model.layerDescription["layers"]?[1], ["type": "BatchNorm2d", "num_features": 8, "eps": 1e-05,
+                                                              "momentum": 0.1, "track_running_stats": false])
     }
 
     // MARK: - Builder errors
@@ -164,6 +167,9 @@ final class DescriptionTests: XCTestCase {
                          "Conv2d.padding: must be >= 0, got -1")
         assertBuildFails(#"{"type": "BatchNorm2d", "num_features": 4, "eps": 0}"#, "BatchNorm2d.eps: must be > 0, got 0.0")
         assertBuildFails(#"{"type": "BatchNorm1d", "num_features": 4, "eps": 1e300}"#, "BatchNorm1d.eps: must be finite as a float32")
+        assertBuildFails(#"{"type": "BatchNorm2d", "num_features": 4, "momentum": 2}"#, "BatchNorm2d: momentum must be in [0, 1], got 2.0")
+        assertBuildFails(#"{"type": "BatchNorm2d", "num_features": 4, "track_running_stats": 1}"#, "BatchNorm2d.track_running_stats: must be true or false")
+        assertBuildFails(#"{"type": "Dropout", "p": -0.5}"#, "Dropout: p must be a probability in [0, 1], got -0.5")
         assertBuildFails(#"{"type": "LeakyReLU", "negative_slope": "0.1"}"#, "LeakyReLU.negative_slope: must be a number, got a string")
         assertBuildFails(#"{"type": "LayerNorm", "normalized_shape": []}"#, "LayerNorm.normalized_shape: must not be empty")
         assertBuildFails(#"{"type": "AvgPool2d", "kernel_size": 2, "padding": 2}"#, "AvgPool2d.padding: must be at most kernel_size / 2")

@@ -28,17 +28,23 @@ extension BatchNorm: Describable {
     /// Not a PyTorch name: this one takes any rank ≥ 2 (BatchNorm1d and
     /// BatchNorm2d check theirs).
     public var layerType: String { "BatchNorm" }
-    public var layerDescription: JSON { ["type": "BatchNorm", "num_features": JSON(features), "eps": JSON(eps)] }
+    public var layerDescription: JSON { described(as: "BatchNorm") }
+
+    /// PyTorch's argument names; `track_running_stats` is false by default here.
+    func described(as type: String) -> JSON {
+        ["type": .string(type), "num_features": JSON(features), "eps": JSON(eps), "momentum": JSON(momentum),
+         "track_running_stats": JSON(trackRunningStats)]
+    }
 }
 
 extension BatchNorm1d: Describable {
     public var layerType: String { "BatchNorm1d" }
-    public var layerDescription: JSON { ["type": "BatchNorm1d", "num_features": JSON(features), "eps": JSON(eps)] }
+    public var layerDescription: JSON { norm.described(as: "BatchNorm1d") }
 }
 
 extension BatchNorm2d: Describable {
     public var layerType: String { "BatchNorm2d" }
-    public var layerDescription: JSON { ["type": "BatchNorm2d", "num_features": JSON(features), "eps": JSON(eps)] }
+    public var layerDescription: JSON { norm.described(as: "BatchNorm2d") }
 }
 
 extension LayerNorm: Describable {
@@ -86,6 +92,11 @@ extension AvgPool2d: Describable {
 extension GlobalAvgPool2d: Describable {
     public var layerType: String { "GlobalAvgPool2d" }
     public var layerDescription: JSON { ["type": "GlobalAvgPool2d"] }
+}
+
+extension Dropout: Describable {
+    public var layerType: String { "Dropout" }
+    public var layerDescription: JSON { ["type": "Dropout", "p": JSON(p)] }
 }
 
 extension Flatten: Describable {

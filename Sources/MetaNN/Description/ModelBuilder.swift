@@ -100,14 +100,17 @@ public enum ModelBuilder {
                        kernelSize: a.pair("kernel_size"), stride: a.pair("stride", default: (1, 1)),
                        padding: a.pair("padding", default: (0, 0), min: 0), bias: a.bool("bias", default: true))
         },
-        Builder(type: "BatchNorm1d", arguments: ["num_features", "eps"]) { a in
-            try BatchNorm1d(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true))
+        Builder(type: "BatchNorm1d", arguments: ["num_features", "eps", "momentum", "track_running_stats"]) { a in
+            try BatchNorm1d(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true),
+                   momentum: a.float("momentum", default: 0.1, positive: false), trackRunningStats: a.bool("track_running_stats", default: false))
         },
-        Builder(type: "BatchNorm2d", arguments: ["num_features", "eps"]) { a in
-            try BatchNorm2d(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true))
+        Builder(type: "BatchNorm2d", arguments: ["num_features", "eps", "momentum", "track_running_stats"]) { a in
+            try BatchNorm2d(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true),
+                   momentum: a.float("momentum", default: 0.1, positive: false), trackRunningStats: a.bool("track_running_stats", default: false))
         },
-        Builder(type: "BatchNorm", arguments: ["num_features", "eps"]) { a in
-            try BatchNorm(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true))
+        Builder(type: "BatchNorm", arguments: ["num_features", "eps", "momentum", "track_running_stats"]) { a in
+            try BatchNorm(features: a.int("num_features"), eps: a.float("eps", default: 1e-5, positive: true),
+                   momentum: a.float("momentum", default: 0.1, positive: false), trackRunningStats: a.bool("track_running_stats", default: false))
         },
         Builder(type: "LayerNorm", arguments: ["normalized_shape", "eps", "elementwise_affine"]) { a in
             try LayerNorm(normalizedShape: a.ints("normalized_shape"), eps: a.float("eps", default: 1e-5, positive: true),
@@ -134,6 +137,7 @@ public enum ModelBuilder {
         },
         Builder(type: "GlobalAvgPool2d", arguments: []) { _ in GlobalAvgPool2d() },
         Builder(type: "Flatten", arguments: []) { _ in Flatten() },
+        Builder(type: "Dropout", arguments: ["p"]) { a in try Dropout(p: a.float("p", default: 0.5, positive: false)) },
         Builder(type: "Residual", arguments: ["body", "shortcut"]) { a in
             let body = try a.layer("body")
             let shortcut = try a.value("shortcut").flatMap { $0.isNull ? nil : try a.layer("shortcut") }

@@ -130,6 +130,13 @@ extension GlobalAvgPool2d: ShapeInferring {
     }
 }
 
+extension Dropout: ShapeInferring {
+    public func outputShape(for input: [Int]) throws -> [Int] {
+        try checkInputShape(input, "Dropout")
+        return input
+    }
+}
+
 extension Flatten: ShapeInferring {
     public func outputShape(for input: [Int]) throws -> [Int] {
         try checkInputShape(input, "Flatten")

@@ -52,7 +52,8 @@ public enum Recognition {
     /// alone decides, which is sound because the presets accept every input
     /// their layers accept.
     public static func optimized(_ model: any Layer, inputShape: [Int]? = nil) -> any Layer {
-        guard let sequential = model as? Sequential else { return model }
+        // The fused forwards know no context: dropout and running statistics run as layers.
+        guard let sequential = model as? Sequential, !model.usesContext else { return model }
         if let inputShape {
             guard (try? model.outputShape(for: [1] + inputShape)) != nil else { return model }
         }

@@ -47,13 +47,28 @@ public struct Sequential: Model {
         try layers.flatMap { try $0.initialParameters(rng: &rng) }
     }
 
+    public var bufferSpecs: [ParameterSpec] {
+        zip(names, layers).flatMap { name, layer in
+            layer.bufferSpecs.map { ParameterSpec("\(name).\($0.name)", $0.shape) }
+        }
+    }
+
+    public var isStochastic: Bool { layers.contains { $0.isStochastic } }
+
+    public func initialBuffers() throws -> [Tensor] { try layers.flatMap { try $0.initialBuffers() } }
+
     public func forward(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable {
         try forward(params, x, layers: 0..<layers.count)
     }
 
+    public func forward(_ params: ArraySlice<Variable>, _ x: Variable, context: ForwardContext) throws -> Variable {
+        try forward(params, x, layers: 0..<layers.count, context: context)
+    }
+
     /// Runs only the layers in `range` on the slice of `params` they own
     /// (`params` is the whole list). E.g. an encoder's body without its head.
-    public func forward(_ params: ArraySlice<Variable>, _ x: Variable, layers range: Range<Int>) throws -> Variable {
+    public func forward(_ params: ArraySlice<Variable>, _ x: Variable, layers range: Range<Int>,
+                        context: ForwardContext? = nil) throws -> Variable {
         guard params.count == offsets[layers.count] else {
             throw MetaError.argument("Sequential: expected \(offsets[layers.count]) parameter tensors, got \(params.count)")
         }
@@ -62,8 +77,16 @@ public struct Sequential: Model {
         }
         var h = x
         let base = params.startIndex
+        var bufferStart = 0
+        for i in 0..<range.lowerBound { bufferStart += layers[i].bufferSpecs.count }
         for i in range {
-            h = try layers[i].forward(params[(base + offsets[i])..<(base + offsets[i + 1])], h)
+            let part = params[(base + offsets[i])..<(base + offsets[i + 1])]
+            if let context {
+                h = try context.within(offset: bufferStart) { try layers[i].forward(part, h, context: context) }
+                bufferStart += layers[i].bufferSpecs.count
+            } else {
+                h = try layers[i].forward(part, h)
+            }
         }
         return h
     }
