@@ -44,14 +44,14 @@ public struct ANIL: MetaLearner {
     var mask: [Bool] { (0..<model.parameterCount).map { head.contains($0) } }
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
         let (mask, lr, steps, graph) = (self.mask, innerLR, innerSteps, !firstOrder)
         let inner = self.inner
-        return try metaGradient(metaParams, tasks: tasks, pool: pool, perTask: { theta, task in
+        return try metaGradient(metaParams, tasks: tasks, pool: pool, seed: seed, perTask: { theta, task, context in
             let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: steps,
-                                          rates: .shared(lr), adapted: mask, createGraph: graph)
-            return try inner.loss(try inner.model(adapted, Variable(task.queryX)), task.queryY)
+                                          rates: .shared(lr), adapted: mask, createGraph: graph, context: context)
+            return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)
         }, batched: { theta, st, bm in
             let adapted = try inner.adaptBatched(bm, try inner.tile(theta, tasks: st.count), x: st.supportX, y: st.supportY,
                                                  steps: steps, rates: .shared(lr), adapted: mask, createGraph: graph)

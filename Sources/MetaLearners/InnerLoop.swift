@@ -23,8 +23,10 @@ struct InnerLoop {
 
     /// Adapts `params` on (x, y). `adapted[i] == false` keeps parameter i
     /// fixed (its gradient is not even computed).
+    /// `context` is the task's (training mode in meta-training); nil runs the
+    /// model without one (inference).
     func adapt(_ params: [Variable], x: Tensor, y: Tensor, steps: Int, rates: Rates,
-               adapted: [Bool]? = nil, createGraph: Bool) throws -> [Variable] {
+               adapted: [Bool]? = nil, createGraph: Bool, context: ForwardContext? = nil) throws -> [Variable] {
         var current = params
         let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
         let input = Variable(x)
@@ -34,7 +36,7 @@ struct InnerLoop {
             let grads = try Autodiff.grad(at: targets, createGraph: createGraph) { vars in
                 var all = frozen
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
-                return try loss(try model(all, input), y)
+                return try loss(try run(all, input, context), y)
             }
             for (k, i) in which.enumerated() {
                 switch rates {
@@ -44,6 +46,12 @@ struct InnerLoop {
             }
         }
         return current
+    }
+
+    /// The model's output, under `context` when there is one.
+    func run(_ params: [Variable], _ x: Variable, _ context: ForwardContext?) throws -> Variable {
+        if let context { return try model(params, x, context: context) }
+        return try model(params, x)
     }
 
     /// Query loss and (for classification) accuracy of `params` on (x, y).

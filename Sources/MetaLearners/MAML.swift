@@ -39,14 +39,14 @@ public struct MAML: MetaLearner {
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
         let (lr, steps, graph) = (innerLR, innerSteps, !firstOrder)
         let inner = self.inner
-        return try metaGradient(metaParams, tasks: tasks, pool: pool, perTask: { theta, task in
+        return try metaGradient(metaParams, tasks: tasks, pool: pool, seed: seed, perTask: { theta, task, context in
             let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: steps,
-                                          rates: .shared(lr), createGraph: graph)
-            return try inner.loss(try inner.model(adapted, Variable(task.queryX)), task.queryY)
+                                          rates: .shared(lr), createGraph: graph, context: context)
+            return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)
         }, batched: { theta, st, bm in
             let adapted = try inner.adaptBatched(bm, try inner.tile(theta, tasks: st.count), x: st.supportX, y: st.supportY,
                                                  steps: steps, rates: .shared(lr), createGraph: graph)

@@ -21,7 +21,11 @@ public protocol MetaLearner {
     /// The meta-loss on `tasks` (mean over tasks of the post-adaptation query
     /// loss) and its gradient with respect to the meta-parameters. Reptile
     /// returns its update direction in place of a gradient.
-    func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor])
+    ///
+    /// Tasks run the model in training mode, task k with a forward context
+    /// seeded by `ForwardContext.taskSeed(seed, k)`: the seed only matters to
+    /// a model with stochastic layers (`Dropout`).
+    func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor])
 
     /// The model's parameters adapted to a support set, after `steps` inner
     /// steps (the learner's own number when nil).
@@ -29,6 +33,11 @@ public protocol MetaLearner {
 }
 
 extension MetaLearner {
+    /// `metaLossAndGrad(_:tasks:seed:)` with seed 0.
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+        try metaLossAndGrad(metaParams, tasks: tasks, seed: 0)
+    }
+
     /// Checks meta-parameters against `metaParameterSpecs`, and (unless
     /// `finite` is false) that they hold no NaN or infinity. Adaptation skips
     /// the latter: an evaluation that steps past where the learned rates are
@@ -46,12 +55,15 @@ extension MetaLearner {
         }
     }
 
-    /// Runs `perTask` for each task on the worker pool and averages the losses
-    /// and gradients in task order, so the result does not depend on scheduling.
-    func averaged(_ tasks: [Task], pool: WorkerPool,
-                  _ perTask: (Task) throws -> (Float, [Tensor])) throws -> (loss: Float, grads: [Tensor]) {
+    /// Runs `perTask` for each task on the worker pool, task k with a training
+    /// context seeded from (`seed`, k), and averages the losses and gradients
+    /// in task order, so the result does not depend on scheduling.
+    func averaged(_ tasks: [Task], pool: WorkerPool, seed: UInt64,
+                  _ perTask: (Task, ForwardContext) throws -> (Float, [Tensor])) throws -> (loss: Float, grads: [Tensor]) {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
-        let results = try pool.map(tasks.count) { try perTask(tasks[$0]) }
+        let results = try pool.map(tasks.count) {
+            try perTask(tasks[$0], ForwardContext(mode: .training, seed: ForwardContext.taskSeed(seed, $0)))
+        }
         let scale = 1 / Float(tasks.count)
         var loss: Float = 0
         var sums = results[0].1
@@ -69,8 +81,8 @@ extension MetaLearner {
     ///
     /// Batched by chunks of tasks when the model allows (`batchedChunks`),
     /// otherwise each task on its own.
-    func metaGradient(_ metaParams: [Tensor], tasks: [Task], pool: WorkerPool,
-                      perTask: @escaping ([Variable], Task) throws -> Variable,
+    func metaGradient(_ metaParams: [Tensor], tasks: [Task], pool: WorkerPool, seed: UInt64,
+                      perTask: @escaping ([Variable], Task, ForwardContext) throws -> Variable,
                       batched: @escaping ([Variable], StackedTasks, any TaskBatchedModel) throws -> Variable)
         throws -> (loss: Float, grads: [Tensor]) {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
@@ -80,8 +92,8 @@ extension MetaLearner {
         }) {
             return result
         }
-        return try averaged(tasks, pool: pool) { task in
-            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try perTask($0, task) }
+        return try averaged(tasks, pool: pool, seed: seed) { task, context in
+            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try perTask($0, task, context) }
             return (try v.item(), g.map(\.value))
         }
     }
@@ -96,7 +108,7 @@ extension MetaLearner {
     func batchedChunks(_ tasks: [Task], pool: WorkerPool,
                        _ perChunk: @escaping (StackedTasks, any TaskBatchedModel) throws -> (Float, [Tensor]))
         throws -> (loss: Float, grads: [Tensor])? {
-        guard let bm = model as? any TaskBatchedModel, StackedTasks.canStack(tasks[...]) else { return nil }
+        guard let bm = model as? any TaskBatchedModel, !model.usesContext, StackedTasks.canStack(tasks[...]) else { return nil }
         let chunks = (tasks.count + batchedChunk - 1) / batchedChunk
         let bounds = (0...chunks).map { $0 * tasks.count / chunks }
         let parts = try pool.map(chunks) { c in try perChunk(try StackedTasks(tasks[bounds[c]..<bounds[c + 1]])!, bm) }

@@ -51,7 +51,10 @@ public struct MetaTrainer {
     @discardableResult
     public mutating func step(_ tasks: some TaskDistribution) throws -> Float {
         let batch = try tasks.sample(metaBatchSize, rng: &rng)
-        return try step(batch)
+        // Only a stochastic model draws its dropout seed, so every other run
+        // samples the same episodes as before dropout existed.
+        let seed = learner.model.isStochastic ? rng.nextUInt64() : 0
+        return try step(batch, seed: seed)
     }
 
     /// One meta-step on the given tasks; returns their meta-loss.
@@ -62,8 +65,10 @@ public struct MetaTrainer {
     /// optimizer state, step count), the last point whose meta-loss was
     /// finite, and the error says which step that is.
     @discardableResult
-    public mutating func step(_ batch: [Task]) throws -> Float {
-        let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch)
+    ///
+    /// `seed` seeds the tasks' forward contexts (dropout masks).
+    public mutating func step(_ batch: [Task], seed: UInt64 = 0) throws -> Float {
+        let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch, seed: seed)
         guard loss.isFinite else {
             let failed = steps + 1
             if let previous {

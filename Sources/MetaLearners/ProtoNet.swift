@@ -60,7 +60,9 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
 
     /// Query logits (M, N) for an episode whose support labels are 0..<N
     /// (floats, shape (S,) or (S, 1)), every class with at least one example.
-    public func logits(_ params: [Variable], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Variable {
+    /// `context`: the episode's forward context (training mode in meta-training), or nil.
+    public func logits(_ params: [Variable], supportX: Tensor, supportY: Tensor, queryX: Tensor,
+                       context: ForwardContext? = nil) throws -> Variable {
         guard supportX.rank >= 1, supportX.shape[0] > 0 else {
             throw MetaError.shape("ProtoNet: x_support must be a non-empty batch (n, ...), got shape \(supportX.shape)")
         }
@@ -77,7 +79,8 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
         }
         let m = queryX.shape[0]
         guard m > 0 else { throw MetaError.shape("ProtoNet: x_query is empty") }
-        let both = try encoder(params, Variable(try Tensor.concat([supportX, queryX], axis: 0)))
+        let inputs = Variable(try Tensor.concat([supportX, queryX], axis: 0))
+        let both = try context.map { try encoder(params, inputs, context: $0) } ?? encoder(params, inputs)
         let embedded = try both.reshaped([s + m, -1])
         let support = try embedded.slice(axis: 0, range: 0..<s)
         let query = try embedded.slice(axis: 0, range: s..<(s + m))
@@ -107,18 +110,18 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
     }
 
     /// The episode loss: mean cross-entropy of the query labels under `logits`.
-    public func episodeLoss(_ params: [Variable], _ task: Task) throws -> Variable {
-        let z = try logits(params, supportX: task.supportX, supportY: task.supportY, queryX: task.queryX)
+    public func episodeLoss(_ params: [Variable], _ task: Task, context: ForwardContext? = nil) throws -> Variable {
+        let z = try logits(params, supportX: task.supportX, supportY: task.supportY, queryX: task.queryX, context: context)
         let labels = try episodeLabels(task.queryY, name: "y_query", bound: z.shape[1], examples: z.shape[0])
         return try softmaxCrossEntropy(logits: z, labels: labels)
     }
 
     /// Mean episode loss over `tasks` and its gradient with respect to the
     /// encoder's parameters; the tasks run on the worker pool.
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
-        return try averaged(tasks, pool: pool) { task in
-            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try episodeLoss($0, task) }
+        return try averaged(tasks, pool: pool, seed: seed) { task, context in
+            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try episodeLoss($0, task, context: context) }
             return (try v.item(), g.map(\.value))
         }
     }

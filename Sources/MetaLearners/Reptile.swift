@@ -36,7 +36,7 @@ public struct Reptile: MetaLearner {
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task]) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
         try checkMetaParameters(metaParams)
         let (lr, steps, inner) = (innerLR, innerSteps, self.inner)
         if let result = try batchedChunks(tasks, pool: pool, { st, bm in
@@ -50,8 +50,9 @@ public struct Reptile: MetaLearner {
         }) {
             return result
         }
-        return try averaged(tasks, pool: pool) { task in
-            let adapted = try adapt(metaParams, x: task.supportX, y: task.supportY, steps: innerSteps)
+        return try averaged(tasks, pool: pool, seed: seed) { task, context in
+            let adapted = try inner.adapt(metaParams.map { Variable($0) }, x: task.supportX, y: task.supportY,
+                                          steps: steps, rates: .shared(lr), createGraph: false, context: context).map(\.value)
             let (queryLoss, _) = try inner.evaluate(adapted.map { Variable($0) }, x: task.queryX, y: task.queryY)
             let direction = try zip(metaParams, adapted).map { try $0.zip($1, .sub) }
             return (queryLoss, direction)
