@@ -45,8 +45,9 @@ extension LearnerObject {
     func metaLossAndGrad(_ args: Arguments, _ out: Results) throws {
         args.charge = "tasks"
         let batch = try tasks(args)
+        let seed = try args.seed("seed")
         try args.done()
-        let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch)
+        let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch, seed: seed)
         guard grads.count == specs.count else {
             throw BridgeError(status: .internal, description: "internal error: \(grads.count) gradients for \(specs.count) meta-parameters")
         }

@@ -25,12 +25,20 @@ final class ModelObject: Bridged {
 
     private let lock = Lock()
     private var values: [Tensor]
+    /// Running statistics (`model.bufferSpecs`): what inference forwards
+    /// normalise with, and training forwards update.
+    private var bufferValues: [Tensor]
+    let bufferSpecs: [ParameterSpec]
 
-    init(model: any Model, values: [Tensor], outputShape: [Int]?,
+    init(model: any Model, values: [Tensor], buffers: [Tensor]? = nil, outputShape: [Int]?,
          checkInput: @escaping (_ shape: [Int], _ name: String) throws -> [Int]) throws {
         try model.checkParameters(values.map(\.shape))
+        let buffers = try buffers ?? model.initialBuffers()
+        try model.checkBuffers(buffers.map(\.shape))
         self.model = model
         self.specs = model.parameterSpecs
+        self.bufferSpecs = model.bufferSpecs
+        self.bufferValues = buffers
         self.checkInput = checkInput
         self.outputShape = outputShape
         self.values = values
@@ -39,10 +47,15 @@ final class ModelObject: Bridged {
     /// The same architecture holding other parameter values (a model adapted
     /// by a learner): the values must fit the specs.
     func with(values newValues: [Tensor]) throws -> ModelObject {
-        try ModelObject(model: model, values: newValues, outputShape: outputShape, checkInput: checkInput)
+        try ModelObject(model: model, values: newValues, buffers: buffers, outputShape: outputShape, checkInput: checkInput)
     }
 
     var parameters: [Tensor] { lock.withLock { values } }
+    var buffers: [Tensor] { lock.withLock { bufferValues } }
+
+    func setBuffer(_ index: Int, _ value: Tensor) {
+        lock.withLock { bufferValues[index] = value }
+    }
 
     func setParameter(_ index: Int, _ value: Tensor) {
         lock.withLock { values[index] = value }
@@ -109,6 +122,11 @@ extension ModelObject {
         "parameters": ModelObject.allParameters,
         "set_parameter": ModelObject.setParameter,
         "forward": ModelObject.forward,
+        "buffer_count": ModelObject.bufferCount,
+        "buffer": ModelObject.buffer,
+        "set_buffer": ModelObject.setBufferMethod,
+        "uses_context": ModelObject.usesContext,
+        "run_sequence": ModelObject.runSequence,
         "output_shape": ModelObject.outputShapeMethod,
         "describe": ModelObject.describe,
     ]
@@ -132,13 +150,83 @@ extension ModelObject {
         try ParameterTable.write(specs, "parameter", args) { setParameter($0, $1) }
     }
 
+    /// The model's output for `x`. In inference (the default) dropout is off
+    /// and batch norm that tracks statistics uses the running ones; with
+    /// `training` dropout draws from `seed` and the running statistics take in
+    /// this batch (the object's buffers change, as a PyTorch module's do in
+    /// train mode).
     func forward(_ args: Arguments, _ out: Results) throws {
         args.charge = "x"
         let x = try args.tensor("x", finite: false)
+        let training = try args.bool("training", default: false)
+        let seed = try args.seed("seed")
         try args.done()
         _ = try checkInput(x.shape, "x")
         try Check.finite(x, "x")
-        out.set("y", try model(parameters.map { Variable($0) }, Variable(x)).value)
+        let context = ForwardContext(mode: training ? .training : .inference, seed: seed, buffers: buffers)
+        out.set("y", try model(parameters.map { Variable($0) }, Variable(x), context: context).value)
+        if training, let updated = context.buffers, !updated.isEmpty {
+            lock.withLock { bufferValues = updated }
+        }
+    }
+
+    /// An LSTM or a GRU over x (N, T, input) from an initial state (`h0`, and
+    /// `c0` for an LSTM, each (N, H); zeros when absent): every hidden state
+    /// `y` (N, T, H) and the final state `h` (and `c`), as PyTorch's
+    /// `output, (h_n, c_n)` with batch first.
+    func runSequence(_ args: Arguments, _ out: Results) throws {
+        args.charge = "x"
+        let x = try args.tensor("x", finite: false)
+        let h0 = try args.optionalTensor("h0"), c0 = try args.optionalTensor("c0")
+        try args.done()
+        _ = try checkInput(x.shape, "x")
+        try Check.finite(x, "x")
+        func state(_ t: Tensor?, _ name: String, hidden: Int) throws -> Variable? {
+            guard let t else { return nil }
+            guard t.shape == [x.shape[0], hidden] else {
+                throw MetaError.shape("\(name): expected shape [\(x.shape[0]), \(hidden)] (batch, hidden_size), got \(t.shape)")
+            }
+            return Variable(t)
+        }
+        let params = parameters.map { Variable($0) }
+        switch model {
+        case let lstm as LSTM:
+            let h = try state(h0, "h0", hidden: lstm.hiddenSize), c = try state(c0, "c0", hidden: lstm.hiddenSize)
+            guard (h == nil) == (c == nil) else { throw BridgeError.argument("h0, c0: give both or neither") }
+            let zero = try lstm.cell.zeroState(batch: x.shape[0])
+            let run = try lstm.run(params, Variable(x), from: h.map { ($0, c!) } ?? zero)
+            out.set("y", run.outputs.value)
+            out.set("h", run.final.h.value)
+            out.set("c", run.final.c.value)
+        case let gru as GRU:
+            guard c0 == nil else { throw BridgeError.argument("c0: a GRU has no cell state; give h0 only") }
+            let run = try gru.run(params, Variable(x), from: try state(h0, "h0", hidden: gru.hiddenSize))
+            out.set("y", run.outputs.value)
+            out.set("h", run.final.value)
+        default:
+            throw BridgeError.argument("run_sequence: only an LSTM or a GRU model returns its final state; this model is "
+                                       + ((model as? Describable)?.layerType ?? "\(type(of: model))"))
+        }
+    }
+
+    func bufferCount(_ args: Arguments, _ out: Results) throws {
+        try ParameterTable.count(bufferSpecs, args, out)
+    }
+
+    /// Buffer `index` (a running statistic): its name, shape and value.
+    func buffer(_ args: Arguments, _ out: Results) throws {
+        try ParameterTable.read(bufferSpecs, args, out) { buffers[$0] }
+    }
+
+    func setBufferMethod(_ args: Arguments, _ out: Results) throws {
+        try ParameterTable.write(bufferSpecs, "buffer", args) { setBuffer($0, $1) }
+    }
+
+    /// Whether training and inference differ for this model (dropout or running statistics).
+    func usesContext(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("stochastic", model.isStochastic ? 1 : 0)
+        out.set("uses_context", model.usesContext ? 1 : 0)
     }
 
     /// The output shape of one example: for `input_shape` (one example's

@@ -2,6 +2,8 @@
 engine, with messages that name the argument, as the engine's do."""
 import operator
 
+import numpy as np
+
 from . import _core
 
 INT64 = (-2**63, 2**63)
@@ -27,6 +29,15 @@ def integer(value, name):
     if not INT64[0] <= v < INT64[1]:
         raise _core.Error(f"{name}: {shown(v)} is outside the int64 range")
     return v
+
+
+def flag(value, name):
+    """``value`` as a bool: True, False (or NumPy's), 0 or 1; anything else is an error naming ``name``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value in (0, 1):
+        return bool(value)
+    raise _core.Error(f"{name}: expected True or False, got {shown(value)}")
 
 
 def count(value, name, minimum=1):

@@ -34,11 +34,12 @@ import operator
 import numpy as np
 
 from . import _args, _core
+from ._arrays import as_float32, to_numpy
 from .nn import Module
 
 __all__ = ["Layer", "Sequential", "Residual", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "Identity", "MaxPool2d", "AvgPool2d",
-           "GlobalAvgPool2d", "Flatten", "LSTM", "GRU", "LastStep", "ResNet12"]
+           "GlobalAvgPool2d", "Flatten", "Dropout", "LSTM", "GRU", "LastStep", "ResNet12"]
 
 
 def _size(value, name):
@@ -221,25 +222,58 @@ class Conv2d(Layer):
 
 
 class _Norm(Layer):
-    def __init__(self, num_features, eps=1e-5):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, track_running_stats=False):
         self.num_features, self.eps = _size(num_features, "num_features"), _args.real(eps, "eps")
+        self.momentum = _args.real(momentum, "momentum")
+        self.track_running_stats = _args.flag(track_running_stats, "track_running_stats")
 
     def _members(self):
-        return {"num_features": self.num_features, "eps": self.eps}
+        return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
+                "track_running_stats": self.track_running_stats}
 
 
 class BatchNorm2d(_Norm):
-    """Batch normalisation of (N, C, H, W) over N, H, W with the statistics of
-    the batch it is given (an episode's, as MAML and ProtoNets use it); a
-    learned scale ``gamma`` and shift ``beta`` per channel."""
+    """Batch normalisation of (N, C, H, W) over N, H, W; a learned scale
+    ``gamma`` and shift ``beta`` per channel.
+
+    By default it normalises with the statistics of the batch it is given (an
+    episode's, as MAML and ProtoNets use it), in training and inference alike.
+    With ``track_running_stats=True`` (for pre-training and transfer) it keeps
+    buffers ``running_mean`` and ``running_var``: a forward with
+    ``training=True`` normalises with the batch's statistics and updates them
+    (``r = (1 - momentum) * r + momentum * batch``, the unbiased variance, as
+    PyTorch), and an inference forward normalises with them. Unlike PyTorch,
+    tracking is off by default."""
 
     _type = "BatchNorm2d"
 
 
 class BatchNorm1d(_Norm):
-    """Batch normalisation of (N, C) or (N, C, L) with the batch's statistics."""
+    """Batch normalisation of (N, C) or (N, C, L); the arguments and the two
+    modes are :class:`BatchNorm2d`'s."""
 
     _type = "BatchNorm1d"
+
+
+class Dropout(Layer):
+    """Inverted dropout (PyTorch's nn.Dropout): in a training forward each
+    element is zeroed with probability ``p`` and the rest scaled by
+    ``1 / (1 - p)``; in inference it is the identity.
+
+    Seeded: masks come from the forward's random stream (``forward(x,
+    training=True, seed=...)``; in meta-training each task's stream is drawn
+    from the trainer's seed), so the same seed gives the same masks, bit for
+    bit. Meta-learners adapt and evaluate in inference (no dropout)."""
+
+    _type = "Dropout"
+
+    def __init__(self, p=0.5):
+        self.p = _args.real(p, "p")
+        if not 0 <= self.p <= 1:
+            raise _core.Error(f"p: must be a probability in [0, 1], got {self.p!r}")
+
+    def _members(self):
+        return {"p": self.p}
 
 
 class LayerNorm(Layer):
@@ -327,16 +361,40 @@ class _Recurrent(Layer):
 class LSTM(_Recurrent):
     """A long short-term memory layer over (batch, time, input_size)
     sequences; outputs (batch, time, hidden_size), every step's hidden state
-    (Hochreiter & Schmidhuber 1997; gates as PyTorch's, forget-gate bias 1)."""
+    (Hochreiter & Schmidhuber 1997; gates as PyTorch's, forget-gate bias 1).
+    :meth:`run` also takes an initial state and returns the final one."""
 
     _type = "LSTM"
+
+    def run(self, x, state=None):
+        """``(outputs, (h, c))``: every hidden state (batch, time,
+        hidden_size) and the final hidden and cell states (batch,
+        hidden_size), from ``state = (h0, c0)`` (zeros when None). PyTorch's
+        ``output, (h_n, c_n)`` with batch first and no layer axis."""
+        h0 = c0 = None
+        if state is not None:
+            try:
+                h0, c0 = state
+            except (TypeError, ValueError):
+                raise _core.Error("state: expected a pair (h0, c0) of arrays (batch, hidden_size)") from None
+            h0, c0 = as_float32(h0, "h0"), as_float32(c0, "c0")
+        r = self._model.call("run_sequence", x=as_float32(x, "x"), h0=h0, c0=c0)
+        return to_numpy(r["y"]), (to_numpy(r["h"]), to_numpy(r["c"]))
 
 
 class GRU(_Recurrent):
     """A gated recurrent unit layer over (batch, time, input_size) sequences;
-    outputs (batch, time, hidden_size) (Cho et al. 2014; PyTorch's equations)."""
+    outputs (batch, time, hidden_size) (Cho et al. 2014; PyTorch's equations).
+    :meth:`run` also takes an initial state and returns the final one."""
 
     _type = "GRU"
+
+    def run(self, x, h0=None):
+        """``(outputs, h)``: every hidden state (batch, time, hidden_size) and
+        the final one (batch, hidden_size), from ``h0`` (zeros when None)."""
+        h0 = None if h0 is None else as_float32(h0, "h0")
+        r = self._model.call("run_sequence", x=as_float32(x, "x"), h0=h0)
+        return to_numpy(r["y"]), to_numpy(r["h"])
 
 
 class ResNet12(Layer):

@@ -147,13 +147,15 @@ class _Learner:
 
     # ---- the algorithm ----------------------------------------------------
 
-    def meta_loss_and_grad(self, tasks):
+    def meta_loss_and_grad(self, tasks, seed=0):
         """The meta-loss on ``tasks`` and its gradient, in one native call.
 
         Args:
             tasks: a list of ``(x_support, y_support, x_query, y_query)``
                 tuples of arrays. float32 C-contiguous arrays are read in
                 place (no copy); others are converted once.
+            seed: seeds the tasks' dropout masks (task k draws from a stream
+                derived from ``seed`` and k); models without dropout ignore it.
 
         Returns:
             ``(loss, grads)``: the mean over tasks of the query loss after
@@ -161,7 +163,7 @@ class _Learner:
             (see ``parameter_names``) holding its gradient.
         """
         lists = tuple(zip(*self._tasks(tasks)))
-        r = self._learner.call("meta_loss_and_grad", **dict(zip(TASK_FIELDS, (list(t) for t in lists))))
+        r = self._learner.call("meta_loss_and_grad", **dict(zip(TASK_FIELDS, (list(t) for t in lists))), seed=seed)
         return r["loss"], [to_numpy(g) for g in r["grads"]]
 
     def adapt(self, x, y, steps=None):

@@ -93,10 +93,56 @@ class Module:
                     self._model.call("set_parameter", index=j, value=previous[j])
                 raise
 
-    def forward(self, x):
+    def forward(self, x, training=False, seed=0):
         """The model applied to ``x``: a read-only float32 array. The engine
-        runs without the GIL."""
-        return to_numpy(self._model.call("forward", x=as_float32(x, "x"))["y"])
+        runs without the GIL.
+
+        In inference (the default) dropout is off and batch norm that tracks
+        running statistics normalises with them. With ``training=True``
+        dropout draws its masks from ``seed`` (the same seed, the same masks)
+        and batch norm normalises with this batch's statistics and folds them
+        into its running ones (the model's buffers change, as a PyTorch
+        module's do in train mode)."""
+        return to_numpy(self._model.call("forward", x=as_float32(x, "x"), training=_args.flag(training, "training"),
+                                         seed=seed)["y"])
+
+    def _buffer_count(self):
+        return self._model.call("buffer_count")["count"]
+
+    @property
+    def buffer_names(self):
+        """Names of the buffers (batch norm's ``running_mean`` and
+        ``running_var`` when it tracks statistics), in order."""
+        return [self._model.call("buffer", index=i)["name"] for i in range(self._buffer_count())]
+
+    def buffers(self):
+        """The current buffers as read-only float32 arrays: state that is not
+        learned by gradients (running statistics)."""
+        return [to_numpy(self._model.call("buffer", index=i)["value"]) for i in range(self._buffer_count())]
+
+    def named_buffers(self):
+        """``{name: array}`` of the current buffers."""
+        return dict(zip(self.buffer_names, self.buffers()))
+
+    def set_buffers(self, buffers):
+        """Replaces every buffer with a copy of the given arrays, in order
+        (all or nothing, as ``set_parameters``)."""
+        names = self.buffer_names
+        try:
+            values = list(buffers)
+        except TypeError:
+            raise _core.Error(f"buffers: expected a sequence of {len(names)} arrays, got {type(buffers).__name__}") from None
+        if len(values) != len(names):
+            raise _core.Error(f"buffers: expected {len(names)} arrays ({', '.join(names)}), got {len(values)}")
+        arrays = [as_float32(v, f"buffers[{i}] ({names[i]})") for i, v in enumerate(values)]
+        previous = [self._model.call("buffer", index=i)["value"] for i in range(len(names))]
+        for i, a in enumerate(arrays):
+            try:
+                self._model.call("set_buffer", index=i, value=a)
+            except _core.Error:
+                for j in range(i):
+                    self._model.call("set_buffer", index=j, value=previous[j])
+                raise
 
     def __call__(self, x):
         return self.forward(x)

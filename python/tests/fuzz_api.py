@@ -679,7 +679,8 @@ def new_layers(g):
     if regime == "vec":
         shape = (FEATURES,)
         parts = [f"ms.nn.Linear({z(FEATURES)}, {z(h)})", act]
-        extra = g.r.choice(["", f"ms.nn.LayerNorm({z(h)})", f"ms.nn.BatchNorm1d({z(h)})",
+        extra = g.r.choice(["", f"ms.nn.LayerNorm({z(h)})", f"ms.nn.BatchNorm1d({z(h)})", f"ms.nn.Dropout({g.real(0, 0.6)})",
+                            f"ms.nn.BatchNorm1d({z(h)}, momentum={g.real(0, 1)}, track_running_stats=True)",
                             f"ms.nn.Residual(ms.nn.Sequential(ms.nn.Linear({z(h)}, {z(h)}), {act}))",
                             f"ms.nn.Residual(ms.nn.Linear({h}, {h}), ms.nn.Linear({h}, {z(h)}, bias=False))"])
         parts += [extra] if extra else []
@@ -688,7 +689,10 @@ def new_layers(g):
         shape = (1, SIDE, SIDE)
         pool = g.r.choice([f"ms.nn.MaxPool2d({z(2)})", f"ms.nn.AvgPool2d({z(2)})", "ms.nn.AvgPool2d(3, stride=1, padding=1)"])
         side = SIDE if "padding=1" in pool else SIDE // 2
-        parts = [f"ms.nn.Conv2d({z(1)}, {z(h)}, {z(3)}, padding={z(1)})", f"ms.nn.BatchNorm2d({z(h)})", act, pool]
+        norm = g.r.choice([f"ms.nn.BatchNorm2d({z(h)})", f"ms.nn.BatchNorm2d({z(h)}, track_running_stats=True)"])
+        parts = [f"ms.nn.Conv2d({z(1)}, {z(h)}, {z(3)}, padding={z(1)})", norm, act, pool]
+        if g.r.random() < 0.2:
+            parts.append(f"ms.nn.Dropout({g.real(0, 0.6)})")
         if g.r.random() < 0.5:
             parts += ["ms.nn.GlobalAvgPool2d()", f"ms.nn.Linear({z(h)}, {z(outputs)})"]
         else:
@@ -741,16 +745,27 @@ def model_forward(g):
     if m is None:
         return None
     shape = (g.r.randint(1, 4),) + (g.input_shape(g.ns[m]) or (FEATURES,))
-    if g.r.random() < 0.5:
+    pick = g.r.random()
+    if pick < 0.4:
         return Stmt(m, [g.array(shape)])
-    return Stmt(f"{m}.forward", [g.array(shape)])
+    if pick < 0.7:
+        return Stmt(f"{m}.forward", [g.array(shape)],
+                    {"training": g.flag(),
+                     "seed": g.seed()})
+    if pick < 0.85:
+        return Stmt(f"{m}.buffers", [])
+    if hasattr(g.ns[m], "run") and g.r.random() < 0.5:
+        return Stmt(f"{m}.run", [g.array((g.r.randint(1, 3), 3, FEATURES))])
+    return Stmt(f"{m}.set_buffers", ["[" + ", ".join(g.array((g.r.randint(1, 6),)) for _ in range(g.r.randint(0, 4))) + "]"])
 
 
 def model_property(g):
     m = g.pick(_is("nn.Module"), bad=0)
     if m is None:
         return None
-    attr = g.r.choice(["parameter_names", "parameter_shapes", "num_parameters", "embedding_size",
+    if g.r.random() < 0.1:
+        return Stmt(f"{m}.named_buffers", [])
+    attr = g.r.choice(["parameter_names", "parameter_shapes", "num_parameters", "embedding_size", "buffer_names",
                        "head_parameters", "sizes"])
     return Stmt(kind="get", obj=m, attr=attr)
 

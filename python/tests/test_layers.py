@@ -281,7 +281,7 @@ def test_a_model_is_data():
     import json
     engine = json.loads(a.description())
     assert engine == a.describe()
-    assert "(1): BatchNorm2d(num_features=4, eps=1e-05)" in repr(a)
+    assert "(1): BatchNorm2d(num_features=4, eps=1e-05, momentum=0.1, track_running_stats=False)" in repr(a)
     named = nn.Sequential(conv=nn.Conv2d(1, 2, 3), head=nn.Linear(2, 1))
     assert named.parameter_names == ["conv.W", "conv.b", "head.W", "head.b"]
 
@@ -393,3 +393,56 @@ def test_a_user_built_mlp_is_the_preset_bit_for_bit():
                                   b.fit(tasks, meta_batch_size=4, steps=5, progress=False).losses)
     for p, q in zip(user.parameters(), preset.parameters()):
         np.testing.assert_array_equal(p, q)
+
+
+def lstm_state(x, wx, wh, b, h, c):
+    hsz = wh.shape[0]
+    outs = []
+    for k in range(x.shape[1]):
+        z = x[:, k] @ wx + h @ wh + b
+        i, f, g, o = (z[:, q * hsz:(q + 1) * hsz] for q in range(4))
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        outs.append(h)
+    return np.stack(outs, 1), h, c
+
+
+def gru_state(x, wx, wh, bx, bh, h):
+    hsz = wh.shape[0]
+    outs = []
+    for k in range(x.shape[1]):
+        a, b = x[:, k] @ wx + bx, h @ wh + bh
+        r = sigmoid(a[:, :hsz] + b[:, :hsz])
+        z = sigmoid(a[:, hsz:2 * hsz] + b[:, hsz:2 * hsz])
+        m = np.tanh(a[:, 2 * hsz:] + r * b[:, 2 * hsz:])
+        h = (1 - z) * m + z * h
+        outs.append(h)
+    return np.stack(outs, 1), h
+
+
+def test_recurrent_layers_return_their_final_state_from_any_initial_state():
+    x = rng.normal(size=(3, 6, 2)).astype(np.float32)
+    h0, c0 = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=(3, 5)).astype(np.float32)
+    lstm_layer = nn.LSTM(2, 5)
+    p = set_random(lstm_layer)
+    for state, (h, c) in [(None, (np.zeros((3, 5)), np.zeros((3, 5)))), ((h0, c0), (h0, c0))]:
+        y, (hn, cn) = lstm_layer.run(x, state)
+        want_y, want_h, want_c = lstm_state(x.astype(np.float64), p["Wx"], p["Wh"], p["b"], h, c)
+        np.testing.assert_allclose(y, want_y, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(hn, want_h, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(cn, want_c, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(lstm_layer.run(x)[0], lstm_layer(x))
+    gru_layer = nn.GRU(2, 5)
+    q = set_random(gru_layer)
+    for h in (None, h0):
+        y, hn = gru_layer.run(x, h)
+        want_y, want_h = gru_state(x.astype(np.float64), q["Wx"], q["Wh"], q["bx"], q["bh"],
+                                   np.zeros((3, 5)) if h is None else h)
+        np.testing.assert_allclose(y, want_y, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(hn, want_h, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ms.Error, match=r"h0: expected shape \[3, 5\] \(batch, hidden_size\), got \[2, 5\]"):
+        gru_layer.run(x, h0[:2])
+    with pytest.raises(ms.Error, match="state: expected a pair"):
+        lstm_layer.run(x, h0)
+    with pytest.raises(ms.Error, match="c0: expected shape"):
+        lstm_layer.run(x, (h0, c0[:, :2]))
