@@ -1,0 +1,215 @@
+"""DLPack: engine tensors leave through __dlpack__ without a copy, read-only
+where the protocol can say so, and keep the engine tensor alive for as long as
+a consumer holds them; capsules nobody consumes free what they hold.
+
+The proof is NumPy (a dependency) and pure-Python producers; the PyTorch
+checks at the end are an extra that runs only where torch is installed.
+"""
+import ctypes
+import gc
+import threading
+
+import numpy as np
+import pytest
+
+import metaswift as ms
+from metaswift import _core
+
+KDLCPU = 1
+
+
+def tensors():
+    return _core._handle_count("tensor")
+
+
+def engine_tensor():
+    """A (3, 4) engine tensor, its values, and the handle count before it
+    existed. (Not a fixture: pytest would keep the tensor alive.)"""
+    gc.collect()
+    before = tensors()
+    values = np.arange(12, dtype=np.float32).reshape(3, 4) / 7
+    return _core.Tensor(values), values, before
+
+
+def address(arr):
+    return arr.__array_interface__["data"][0]
+
+
+# ---- the engine tensor as a producer ------------------------------------------
+
+
+def test_dlpack_device_is_the_cpu():
+    t, _, _ = engine_tensor()
+    assert t.__dlpack_device__() == (KDLCPU, 0)
+
+
+def test_numpy_views_the_engine_memory_read_only():
+    t, values, _ = engine_tensor()
+    a = np.from_dlpack(t)
+    assert a.dtype == np.float32 and a.shape == (3, 4)
+    np.testing.assert_array_equal(a, values)
+    assert address(a) == t._address          # no copy
+    assert address(a) == address(np.asarray(t))  # the memory the buffer protocol shows
+    assert not a.flags.writeable             # NumPy asks for a versioned capsule: read-only is honoured
+    with pytest.raises(ValueError):
+        a[0, 0] = 1
+
+
+def test_shapes_round_trip():
+    for shape in [(), (5,), (2, 3, 4), (2, 1, 3, 1, 2), (0, 3)]:
+        values = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        t = _core.Tensor(values)
+        a = np.from_dlpack(t)
+        assert a.shape == shape and a.flags.c_contiguous
+        np.testing.assert_array_equal(a, values)
+        if values.size:
+            assert address(a) == t._address
+
+
+def test_versioned_capsule_when_the_consumer_says_its_version():
+    t, _, _ = engine_tensor()
+    for max_version in [(1, 0), (1, 3), (2, 0)]:
+        capsule = t.__dlpack__(max_version=max_version)
+        assert 'dltensor_versioned"' in repr(capsule)
+        managed = _capsule_pointer(capsule, b"dltensor_versioned")
+        major, minor = (ctypes.c_uint32 * 2).from_address(managed)
+        flags = ctypes.c_uint64.from_address(managed + 24).value
+        assert (major, minor) == (1, 0)      # the ABI we write, whatever the consumer can read
+        assert flags == 1                    # DLPACK_FLAG_BITMASK_READ_ONLY
+    for legacy in [None, (0, 8)]:
+        assert 'dltensor"' in repr(t.__dlpack__(max_version=legacy))
+
+
+def test_explicit_cpu_device_and_copy_false_are_served_without_a_copy():
+    t, values, _ = engine_tensor()
+    a = np.from_dlpack(t, device="cpu", copy=False)
+    assert address(a) == t._address
+    capsule = t.__dlpack__(max_version=(1, 0), dl_device=(KDLCPU, 0), copy=False, stream=None)
+    assert 'dltensor_versioned"' in repr(capsule)
+
+
+def test_copy_true_gives_a_writable_copy():
+    t, values, _ = engine_tensor()
+    a = np.from_dlpack(t, copy=True)
+    assert address(a) != t._address
+    np.testing.assert_array_equal(a, values)
+    assert a.flags.writeable                 # the copy is the consumer's own (DLPACK_FLAG_BITMASK_IS_COPIED)
+    a[0, 0] = 100
+    assert np.asarray(t)[0, 0] == values[0, 0]
+
+
+def test_bad_requests_raise_what_the_spec_says():
+    t, _, _ = engine_tensor()
+    with pytest.raises(BufferError, match="device"):
+        t.__dlpack__(dl_device=(2, 0))       # CUDA: not where the tensor is
+    with pytest.raises(BufferError, match="device"):
+        t.__dlpack__(max_version=(1, 0), dl_device=(KDLCPU, 1))
+    with pytest.raises(ValueError, match="stream"):
+        t.__dlpack__(stream=1)               # the CPU has no streams: only None
+    for bad in [1, (1,), [1, 0], "1.0", (1, 0, 0)]:
+        with pytest.raises(TypeError, match="max_version"):
+            t.__dlpack__(max_version=bad)
+    with pytest.raises(TypeError, match="dl_device"):
+        t.__dlpack__(dl_device=1)
+    with pytest.raises(TypeError):
+        t.__dlpack__(None)                   # keyword-only, as the spec writes it
+
+
+def test_the_legacy_capsule_cannot_say_read_only():
+    """A consumer without max_version gets the legacy capsule, which has no
+    flags: NumPy (2.x) imports it read-only anyway, others may not."""
+    t, values, _ = engine_tensor()
+
+    class Legacy:  # a producer wrapper that speaks only the pre-1.0 protocol
+        def __dlpack__(self, stream=None):
+            return t.__dlpack__(stream=stream)
+
+        def __dlpack_device__(self):
+            return t.__dlpack_device__()
+
+    a = np.from_dlpack(Legacy())
+    assert address(a) == t._address
+    np.testing.assert_array_equal(a, values)
+    assert not a.flags.writeable
+
+
+# ---- lifetimes ----------------------------------------------------------------
+
+
+def test_a_consumer_keeps_the_engine_tensor_alive():
+    t, values, before = engine_tensor()
+    a = np.from_dlpack(t)
+    del t
+    gc.collect()
+    assert tensors() == before + 1           # the capsule's owner, not the Python object, holds it
+    np.testing.assert_array_equal(a, values)
+    del a
+    gc.collect()
+    assert tensors() == before
+
+
+def test_model_outputs_outlive_the_model():
+    gc.collect()
+    before = tensors()
+    model = ms.nn.MLP([2, 5, 3], seed=1)
+    x = np.ones((4, 2), dtype=np.float32)
+    expected = np.array(model(x))
+    core = model._model.call("forward", x=x)["y"]
+    a = np.from_dlpack(core)
+    del model, core
+    gc.collect()
+    np.testing.assert_array_equal(a, expected)
+    del a
+    gc.collect()
+    assert tensors() == before
+
+
+def test_unconsumed_capsules_free_what_they_hold():
+    t, _, before = engine_tensor()
+    capsules = [t.__dlpack__(), t.__dlpack__(max_version=(1, 0)), t.__dlpack__(max_version=(1, 0), copy=True)]
+    del t
+    gc.collect()
+    assert tensors() == before + 1
+    del capsules
+    gc.collect()
+    assert tensors() == before
+
+
+def test_a_consumed_capsule_is_left_to_the_consumer():
+    """Once a consumer renames the capsule "used_...", the capsule no longer
+    frees: the consumer's deleter call does, here from another thread that does
+    not hold the GIL (ctypes releases it), as a consumer may."""
+    gc.collect()
+    before = tensors()
+    for max_version, name in [((1, 0), b"dltensor_versioned"), (None, b"dltensor")]:
+        capsule = _core.Tensor(np.ones((2, 2), dtype=np.float32)).__dlpack__(max_version=max_version)
+        managed = _capsule_pointer(capsule, name)
+        assert ctypes.pythonapi.PyCapsule_SetName(ctypes.py_object(capsule), _USED[name]) == 0
+        del capsule
+        gc.collect()
+        assert tensors() == before + 1       # the consumer owns the export now
+        # DLManagedTensorVersioned: version (8 bytes), manager_ctx, deleter;
+        # DLManagedTensor: a 48-byte DLTensor, manager_ctx, deleter.
+        deleter_at = managed + (16 if name == b"dltensor_versioned" else 56)
+        deleter = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(ctypes.c_void_p.from_address(deleter_at).value)
+        thread = threading.Thread(target=deleter, args=(managed,))
+        thread.start()
+        thread.join()
+        assert tensors() == before
+
+
+_USED = {b"dltensor_versioned": ctypes.c_char_p(b"used_dltensor_versioned"),
+         b"dltensor": ctypes.c_char_p(b"used_dltensor")}  # kept alive: the capsule keeps the pointer
+
+
+def _capsule_pointer(capsule, name):
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return get(capsule, name)
+
+
+def test_a_freed_tensor_is_not_exported():
+    t = _core.Tensor(np.ones(3, dtype=np.float32))
+    t._free()
+    with pytest.raises(BufferError, match="freed"):
+        t.__dlpack__(max_version=(1, 0))
