@@ -213,3 +213,103 @@ def test_a_freed_tensor_is_not_exported():
     t._free()
     with pytest.raises(BufferError, match="freed"):
         t.__dlpack__(max_version=(1, 0))
+
+
+# ---- any DLPack producer as an input --------------------------------------------
+
+
+class Producer:
+    """Another library's array, as far as metaswift can tell: it exports a
+    NumPy array's memory through NumPy's own __dlpack__, and has neither
+    __array__ nor the buffer protocol, so DLPack is its only way in."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __dlpack__(self, **kwargs):
+        return self._array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
+
+
+class Refusing(Producer):
+    """A producer whose memory is somewhere NumPy cannot read (a GPU, say)."""
+
+    def __dlpack__(self, **kwargs):
+        raise BufferError("the array lives on cuda:0; copy it to the host first")
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+
+class Recorder:
+    """Stands in for an engine object and records what the Python layer hands it."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def call(self, method, **arguments):
+        self.calls.append((method, arguments))
+        return self.inner.call(method, **arguments)
+
+
+def test_a_float32_producer_reaches_the_engine_without_a_copy():
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    model = ms.nn.MLP([2, 5, 3], seed=1)
+    expected = np.array(model(x))
+    recorder = model._model = Recorder(model._model)
+    np.testing.assert_array_equal(model(Producer(x)), expected)
+    ((method, passed),) = recorder.calls
+    assert method == "forward" and _core._lent_addresses(x=passed["x"]) == [address(x)]
+    assert address(ms.as_float32(Producer(x), "x")) == address(x)
+
+
+def test_producers_are_training_data():
+    rng = np.random.default_rng(0)
+    tasks = [(rng.normal(size=(5, 1)).astype(np.float32), rng.normal(size=(5, 1)).astype(np.float32),
+              rng.normal(size=(7, 1)).astype(np.float32), rng.normal(size=(7, 1)).astype(np.float32))
+             for _ in range(3)]
+
+    def maml():
+        return ms.MAML(ms.nn.MLP([1, 8, 1], activation="tanh", seed=0), inner_lr=0.1, inner_steps=2)
+
+    loss, grads = maml().meta_loss_and_grad(tasks)
+    loss_p, grads_p = maml().meta_loss_and_grad([tuple(Producer(a) for a in t) for t in tasks])
+    assert loss_p == loss
+    for g, g_p in zip(grads, grads_p):
+        np.testing.assert_array_equal(g_p, g)
+    x, y = tasks[0][:2]
+    adapted, adapted_p = maml().adapt(x, y), maml().adapt(Producer(x), Producer(y))
+    for p, p_p in zip(adapted.parameters(), adapted_p.parameters()):
+        np.testing.assert_array_equal(p_p, p)
+
+
+def test_other_dtypes_convert_like_any_array():
+    x = np.linspace(-2, 2, 12).reshape(6, 2)     # float64
+    model = ms.nn.MLP([2, 4, 1], seed=2)
+    expected = np.array(model(x))
+    for source in [x, x.astype(np.float16), (x * 10).astype(np.int32), x > 0, np.asfortranarray(x)]:
+        converted = ms.as_float32(Producer(source), "x")
+        assert converted.dtype == np.float32 and converted.flags.c_contiguous
+        assert address(converted) != address(source)  # one copy, as for the array itself
+        np.testing.assert_array_equal(converted, ms.as_float32(source, "x"))
+    np.testing.assert_array_equal(model(Producer(x)), expected)
+    with pytest.raises(ms.Error, match="labels: expected integer class labels, got dtype float64"):
+        ms.data.as_labels(Producer(x[:, 0]))
+
+
+def test_complex_and_failing_producers_are_errors_naming_the_argument():
+    model = ms.nn.MLP([2, 4, 1], seed=2)
+    with pytest.raises(ms.Error, match=r"^x: expected real numbers, got dtype complex64 \(complex\)"):
+        model(Producer(np.ones((3, 2), dtype=np.complex64)))
+    with pytest.raises(ms.Error, match=r"^x: cannot read Refusing through DLPack \(the array lives on cuda:0"):
+        model(Refusing(np.ones((3, 2), dtype=np.float32)))
+    with pytest.raises(ms.Error, match=r"^tasks\[0\]\.y_query: cannot read Refusing through DLPack"):
+        ms.MAML(ms.nn.MLP([1, 4, 1])).meta_loss_and_grad(
+            [(np.ones((2, 1)), np.ones((2, 1)), np.ones((2, 1)), Refusing(np.ones((2, 1))))])
+    with pytest.raises(ms.Error, match=r"^images: cannot read Refusing through DLPack"):
+        ms.data.Taskset(Refusing(np.ones((4, 2))), [0, 0, 1, 1], ways=2, shots=1, queries=1)
+    # A dtype DLPack has no code for: NumPy refuses to export it.
+    with pytest.raises(ms.Error, match=r"^x: cannot read Producer through DLPack"):
+        model(Producer(np.array([["a", "b"]])))
