@@ -177,11 +177,13 @@ class Taskset(TaskDistribution):
     seed = _args.fixed("seed", "The seed of the taskset's own stream.", "the taskset (replace() makes another)")
 
     def __init__(self, images, labels, ways, shots, queries, classes=None, seed=0):
-        arr = as_float32(images, "images")
+        source = read_array(images, "images")
+        arr = as_float32(source, "images")
         # Copy once into the engine; an array converted here is already a
-        # private copy, which the engine keeps instead (no second copy).
-        lent = isinstance(images, np.ndarray) and np.may_share_memory(arr, images)
-        self._images = _core.Tensor(arr, copy=lent)
+        # private copy, which the engine keeps instead (no second copy). Any
+        # other array may be the caller's memory, seen through a view (DLPack,
+        # the buffer protocol, __array__) the caller can still write through.
+        self._images = _core.Tensor(arr, copy=arr is source)
         self._labels = as_labels(labels)
         self._make(ways, shots, queries, classes, seed)
 

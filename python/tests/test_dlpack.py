@@ -285,6 +285,23 @@ def test_producers_are_training_data():
         np.testing.assert_array_equal(p_p, p)
 
 
+@pytest.mark.parametrize("view", [Producer, memoryview])
+def test_a_taskset_copies_images_it_sees_through_a_view(view):
+    """The engine keeps a taskset's images: the caller's memory seen through
+    DLPack (or the buffer protocol) is copied once, so writing it later
+    changes nothing in the taskset."""
+    images = np.arange(40, dtype=np.float32).reshape(20, 2)
+    labels = np.arange(20) % 4
+    tasks = ms.data.Taskset(view(images), view(labels), ways=2, shots=2, queries=3, seed=3)
+    expected = ms.data.Taskset(images.copy(), labels, ways=2, shots=2, queries=3, seed=3)
+    np.testing.assert_array_equal(tasks.images, images)
+    np.testing.assert_array_equal(tasks.labels, labels)
+    images[:] = -1
+    np.testing.assert_array_equal(tasks.images, expected.images)
+    for a, b in zip(tasks.sample(), expected.sample()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_other_dtypes_convert_like_any_array():
     x = np.linspace(-2, 2, 12).reshape(6, 2)     # float64
     model = ms.nn.MLP([2, 4, 1], seed=2)
