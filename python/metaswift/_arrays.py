@@ -68,7 +68,12 @@ def as_float32(x, name="x"):
 
 def to_numpy(tensor):
     """A read-only ndarray viewing the tensor's engine memory (no copy); it
-    keeps the tensor alive. Use ``np.array(...)`` for a writable copy."""
+    keeps the tensor alive. Use ``np.array(...)`` for a writable copy.
+
+    A plain ndarray, so NumPy's own ``__dlpack__`` exports it: zero-copy and
+    flagged read-only to consumers of DLPack 1.0 (``np.from_dlpack`` keeps it
+    read-only; ``torch.from_dlpack`` (2.13) ignores the flag and returns a
+    writable tensor over engine memory), refused to older ones."""
     return np.asarray(tensor)
 
 

@@ -330,3 +330,75 @@ def test_complex_and_failing_producers_are_errors_naming_the_argument():
     # A dtype DLPack has no code for: NumPy refuses to export it.
     with pytest.raises(ms.Error, match=r"^x: cannot read Producer through DLPack"):
         model(Producer(np.array([["a", "b"]])))
+
+
+# ---- what the package returns -------------------------------------------------
+
+
+def test_package_outputs_go_out_through_dlpack_without_a_copy():
+    """Outputs stay plain read-only NumPy views: NumPy's own __dlpack__
+    exports them zero-copy and read-only to any consumer that speaks DLPack 1.0
+    (max_version), as np.from_dlpack and torch.from_dlpack do."""
+    model = ms.nn.MLP([2, 5, 3], seed=1)
+    x = np.linspace(-1, 1, 8, dtype=np.float32).reshape(4, 2)
+    y = model(x)
+    engine = model._model.call("parameters")["values"]
+    for out, at in [(y, address(y))] + [(p, t._address) for p, t in zip(model.parameters(), engine)]:
+        a = np.from_dlpack(out)
+        assert address(a) == address(out) == at
+        np.testing.assert_array_equal(a, out)
+        assert not a.flags.writeable
+    # A consumer of DLPack before 1.0 cannot be told "read-only", so NumPy refuses it.
+    with pytest.raises(BufferError, match="readonly"):
+        y.__dlpack__()
+
+
+def test_torch_reads_outputs_and_is_read_as_input():
+    """An extra where torch is installed (it is not a dependency)."""
+    torch = pytest.importorskip("torch")
+    gc.collect()
+    before = tensors()
+    model = ms.nn.MLP([2, 5, 3], seed=1)
+    x = torch.linspace(-1, 1, 8).reshape(4, 2)
+
+    # A torch tensor goes in without a copy...
+    recorder = model._model = Recorder(model._model)
+    y = model(x)
+    ((_, passed),) = recorder.calls
+    assert _core._lent_addresses(x=passed["x"]) == [x.data_ptr()]
+    model._model = recorder.inner
+    np.testing.assert_array_equal(y, model(x.numpy()))
+    # ...and outputs, parameters and bare engine tensors come out without one.
+    # (torch 2.13 accepts the READ_ONLY flag but returns a writable tensor;
+    # the README says to clone before writing. Not asserted: torch's business.)
+    assert torch.from_dlpack(y).data_ptr() == address(y)
+    torch.testing.assert_close(torch.from_dlpack(y), torch.from_numpy(np.array(y)), rtol=0, atol=0)
+    engine = model._model.call("parameters")["values"]
+    for p, t in zip(model.parameters(), engine):
+        assert torch.from_dlpack(p).data_ptr() == torch.from_dlpack(t).data_ptr() == t._address
+    # torch 2.13 takes the versioned, read-only capsule and the legacy one, and
+    # calls our deleter when its tensor goes: nothing is held after that.
+    legacy = torch.utils.dlpack.from_dlpack(engine[0].__dlpack__())
+    assert legacy.data_ptr() == engine[0]._address
+    views, expected = [torch.from_dlpack(t) for t in engine], [np.array(t) for t in engine]
+    del model, engine, recorder, passed, y, p, t
+    gc.collect()
+    assert tensors() == before + len(views)  # the torch tensors hold the engine's
+    for view, values in zip(views, expected):
+        np.testing.assert_array_equal(view.numpy(), values)
+    del views, view, legacy
+    gc.collect()
+    assert tensors() == before
+
+    # Conversions and refusals, as for NumPy arrays.
+    model = ms.nn.MLP([2, 5, 3], seed=1)
+    np.testing.assert_array_equal(model(x.t().contiguous().t()), model(x.numpy()))  # strided: one copy
+    np.testing.assert_array_equal(model(x.double()), model(x.numpy().astype(np.float64)))
+    labels = ms.data.as_labels(torch.arange(4))
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 1, 2, 3]
+    with pytest.raises(ms.Error, match=r"^x: cannot read Tensor through DLPack \(.*require.* grad"):
+        model(x.requires_grad_())
+    with pytest.raises(ms.Error, match=r"^x: cannot read Tensor through DLPack"):
+        model(x.detach().bfloat16())
+    with pytest.raises(ms.Error, match=r"^x: expected real numbers, got dtype complex64"):
+        model(x.detach().to(torch.complex64))
