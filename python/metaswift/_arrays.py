@@ -1,4 +1,5 @@
-"""NumPy arrays to engine tensors and back."""
+"""Arrays to engine tensors and back: NumPy arrays, anything NumPy reads, and
+any object that exports DLPack go in; read-only NumPy views come out."""
 import numpy as np
 
 from . import _core
@@ -8,11 +9,32 @@ from . import _core
 _NUMERIC_KINDS = "biuf"
 
 
+def read_array(x, name, what="a numeric array"):
+    """``x`` as an ndarray of its own dtype, for argument ``name``: an object
+    that exports DLPack through ``np.from_dlpack`` (a view of its memory when
+    it is on the CPU), anything else through ``np.asarray``. Raises
+    :class:`metaswift.Error` naming ``name`` when neither can read it."""
+    if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
+        # Before np.asarray: an object with only __dlpack__ would become a
+        # 0-d object array there, and DLPack views what __array__ may copy.
+        try:
+            return np.from_dlpack(x)
+        except Exception as exc:  # the exporter's own types: BufferError, RuntimeError, TypeError...
+            raise _core.Error(f"{name}: cannot read {type(x).__name__} through DLPack ({exc})") from None
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise _core.Error(f"{name}: cannot be read as {what} ({exc})") from None
+
+
 def as_float32(x, name="x"):
     """``x`` as a C-contiguous, aligned float32 ndarray, for argument ``name``.
 
     A float32 C-contiguous aligned array is returned as is (no copy); other
-    numeric arrays and nested sequences are converted (one copy).
+    numeric arrays and nested sequences are converted (one copy). Any other
+    object that exports DLPack (``__dlpack__``: a PyTorch tensor, a JAX array,
+    ...) is read through ``np.from_dlpack``: a view of its memory when it is
+    float32, C-contiguous and on the CPU, converted like any array otherwise.
 
         >>> a = np.ones((2, 3), dtype=np.float32)
         >>> as_float32(a) is a
@@ -21,12 +43,10 @@ def as_float32(x, name="x"):
         dtype('float32')
 
     Raises :class:`metaswift.Error` naming ``name`` for complex, string,
-    object and other non-numeric data.
+    object and other non-numeric data, and for a DLPack export that fails
+    (memory on another device, a dtype NumPy does not know, ...).
     """
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as exc:
-        raise _core.Error(f"{name}: cannot be read as a numeric array ({exc})") from None
+    arr = read_array(x, name)
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise _core.Error(f"{name}: expected real numbers, got dtype {arr.dtype} "
                           f"({'complex' if arr.dtype.kind == 'c' else 'not numeric'})")
@@ -48,7 +68,12 @@ def as_float32(x, name="x"):
 
 def to_numpy(tensor):
     """A read-only ndarray viewing the tensor's engine memory (no copy); it
-    keeps the tensor alive. Use ``np.array(...)`` for a writable copy."""
+    keeps the tensor alive. Use ``np.array(...)`` for a writable copy.
+
+    A plain ndarray, so NumPy's own ``__dlpack__`` exports it: zero-copy and
+    flagged read-only to consumers of DLPack 1.0 (``np.from_dlpack`` keeps it
+    read-only; ``torch.from_dlpack`` (2.13) ignores the flag and returns a
+    writable tensor over engine memory), refused to older ones."""
     return np.asarray(tensor)
 
 

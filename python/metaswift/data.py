@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import _args, _core
-from ._arrays import as_float32, to_numpy
+from ._arrays import as_float32, read_array, to_numpy
 
 __all__ = ["TaskDistribution", "Taskset", "Sinusoid", "Omniglot", "ClassSplit", "split_classes", "as_labels",
            "as_classes"]
@@ -94,10 +94,7 @@ def as_labels(labels, name="labels"):
     """``labels`` as a 1-D C-contiguous int64 array of class ids, for
     argument ``name``: integer dtypes only (a float label is refused, not
     rounded); the engine checks the range."""
-    try:
-        arr = np.asarray(labels)
-    except (ValueError, TypeError) as exc:
-        raise _core.Error(f"{name}: cannot be read as an integer array ({exc})") from None
+    arr = read_array(labels, name, "an integer array")
     if arr.size == 0 and arr.dtype.kind == "f":
         arr = arr.astype(np.int64)  # [] reads as float64
     if arr.dtype.kind not in "iu":
@@ -180,11 +177,13 @@ class Taskset(TaskDistribution):
     seed = _args.fixed("seed", "The seed of the taskset's own stream.", "the taskset (replace() makes another)")
 
     def __init__(self, images, labels, ways, shots, queries, classes=None, seed=0):
-        arr = as_float32(images, "images")
+        source = read_array(images, "images")
+        arr = as_float32(source, "images")
         # Copy once into the engine; an array converted here is already a
-        # private copy, which the engine keeps instead (no second copy).
-        lent = isinstance(images, np.ndarray) and np.may_share_memory(arr, images)
-        self._images = _core.Tensor(arr, copy=lent)
+        # private copy, which the engine keeps instead (no second copy). Any
+        # other array may be the caller's memory, seen through a view (DLPack,
+        # the buffer protocol, __array__) the caller can still write through.
+        self._images = _core.Tensor(arr, copy=arr is source)
         self._labels = as_labels(labels)
         self._make(ways, shots, queries, classes, seed)
 

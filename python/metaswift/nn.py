@@ -61,7 +61,9 @@ class Module:
     def parameters(self):
         """The current parameters as read-only float32 arrays viewing engine
         memory. They keep their values when the model's parameters are set
-        later (the engine replaces tensors, it never writes into them)."""
+        later (the engine replaces tensors, it never writes into them).
+        ``torch.from_dlpack`` views them too, but writable: ``.clone()`` the
+        tensor before writing into it, or the model's weights change."""
         return [to_numpy(t) for t in self._model.call("parameters")["values"]]
 
     def named_parameters(self):
@@ -174,10 +176,10 @@ class MLP(Module):
         >>> y.shape, y.dtype
         ((10, 1), dtype('float32'))
 
-    Inputs are anything NumPy turns into real numbers, of shape
-    ``(batch, sizes[0])``; float32 C-contiguous arrays go to the engine without
-    a copy. Outputs and ``parameters()`` are read-only float32 arrays that view
-    engine memory.
+    Inputs are anything NumPy turns into real numbers, or that exports DLPack
+    (a PyTorch tensor...), of shape ``(batch, sizes[0])``; float32 C-contiguous
+    arrays in CPU memory go to the engine without a copy. Outputs and
+    ``parameters()`` are read-only float32 arrays that view engine memory.
 
     References:
         Finn, Abbeel, Levine. Model-Agnostic Meta-Learning for Fast Adaptation

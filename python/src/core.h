@@ -88,6 +88,11 @@ PyObject *core_lent_addresses(core_state *st, PyObject *kwargs);
 PyObject *core_new_object(core_state *st, const char *kind, PyObject *kwargs);
 PyObject *core_call(core_state *st, ms_object object, const char *method, PyObject *kwargs);
 
+/* dlpack.c: Tensor.__dlpack__(*, stream, max_version, dl_device, copy) and
+ * Tensor.__dlpack_device__(), the DLPack protocol over the same memory. */
+PyObject *core_tensor_dlpack(PyObject *self, PyObject *args, PyObject *kwargs);
+PyObject *core_tensor_dlpack_device(PyObject *self, PyObject *ignored);
+
 int core_tensor_type_init(PyObject *module, core_state *st);
 int core_object_type_init(PyObject *module, core_state *st);
 

@@ -1,7 +1,8 @@
 /*
  * metaswift._core.Tensor: one engine tensor handle, exported read-only through the
  * buffer protocol so numpy.asarray(tensor) views engine memory without a copy
- * and keeps the tensor (and so the engine storage) alive.
+ * and keeps the tensor (and so the engine storage) alive; DLPack exports the
+ * same memory (dlpack.c).
  */
 #include "core.h"
 
@@ -222,6 +223,14 @@ static PyGetSetDef Tensor_getset[] = {
 };
 
 static PyMethodDef Tensor_methods[] = {
+    {"__dlpack__", (PyCFunction)(void (*)(void))core_tensor_dlpack, METH_VARARGS | METH_KEYWORDS,
+     PyDoc_STR("__dlpack__($self, /, *, stream=None, max_version=None, dl_device=None, copy=None)\n--\n\n"
+               "A DLPack capsule viewing the tensor's engine memory (no copy), for from_dlpack().\n"
+               "With max_version >= (1, 0) the capsule is versioned and flagged read-only;\n"
+               "without, it is the legacy capsule, which cannot say read-only: do not write\n"
+               "through what a legacy consumer makes of it. copy=True exports a writable copy.")},
+    {"__dlpack_device__", core_tensor_dlpack_device, METH_NOARGS,
+     PyDoc_STR("__dlpack_device__($self, /)\n--\n\n(1, 0): kDLCPU, device 0.")},
     {"_free", (PyCFunction)Tensor_free, METH_NOARGS,
      PyDoc_STR("Testing aid: free the engine handle now; later calls must fail cleanly.")},
     {NULL, NULL, 0, NULL},
@@ -234,7 +243,8 @@ static PyType_Slot Tensor_slots[] = {
         "`data` must export a C-contiguous float32 buffer. With copy=True the engine\n"
         "copies it; with copy=False the engine views it without copying and keeps the\n"
         "exporter alive until the engine is done with it; do not modify it meanwhile.\n"
-        "numpy.asarray(tensor) is a read-only view of engine memory (no copy).")},
+        "numpy.asarray(tensor) is a read-only view of engine memory (no copy), and so is\n"
+        "numpy.from_dlpack(tensor) (the DLPack protocol: __dlpack__, __dlpack_device__).")},
     {Py_tp_new, Tensor_new},
     {Py_tp_dealloc, Tensor_dealloc},
     {Py_tp_repr, Tensor_repr},
