@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // metaswift: a meta-learning engine. The layers import one way, bottom up:
 // MetaTensor <- MetaAutodiff <- MetaNN / MetaOptim; MetaTensor <- MetaData / MetaEval / MetaIO;
-// <- MetaLearners <- MetaSwift (umbrella) <- MetaSwiftC (the C ABI).
+// <- MetaLearners <- MetaStore (files; with MetaIO) <- MetaSwift (umbrella) <- MetaSwiftC (the C ABI).
 import PackageDescription
 import Foundation
 
@@ -45,9 +45,10 @@ let package = Package(
         .target(name: "MetaIO", dependencies: ["MetaTensor"], swiftSettings: engineSettings),
         .target(name: "MetaLearners", dependencies: ["MetaNN", "MetaOptim", "MetaData", "MetaEval"],
                 swiftSettings: engineSettings),
+        .target(name: "MetaStore", dependencies: ["MetaLearners", "MetaIO"], swiftSettings: engineSettings),
         .target(name: "MetaSwift",
                 dependencies: ["MetaTensor", "MetaAutodiff", "MetaNN", "MetaOptim", "MetaData", "MetaEval",
-                               "MetaIO", "MetaLearners"]),
+                               "MetaIO", "MetaLearners", "MetaStore"]),
         .target(name: "MetaSwiftC", dependencies: ["MetaSwift"],
                 swiftSettings: engineSettings,
                 linkerSettings: [
@@ -70,6 +71,7 @@ let package = Package(
         .testTarget(name: "MetaEvalTests", dependencies: ["MetaEval", "_TestSupport"]),
         .testTarget(name: "MetaIOTests", dependencies: ["MetaIO", "_TestSupport"]),
         .testTarget(name: "MetaLearnersTests", dependencies: ["MetaLearners", "_TestSupport"]),
+        .testTarget(name: "MetaStoreTests", dependencies: ["MetaStore", "_TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -7,3 +7,4 @@
 @_exported import MetaEval
 @_exported import MetaIO
 @_exported import MetaLearners
+@_exported import MetaStore
