@@ -13,12 +13,17 @@ enum ModelFactory {
         let layer = try ModelBuilder.build(json: description)
         try Check.fitsInMemory(elements: try layer.parameterElementCount(), "description")
         var rng = RNG(seed: seed)
-        let values = try layer.initialParameters(rng: &rng)
+        return try described(layer, inputShape: inputShape, values: try layer.initialParameters(rng: &rng), buffers: nil)
+    }
+
+    /// A built model holding `values` (and `buffers`, or its initial ones).
+    static func described(_ layer: any Layer, inputShape: [Int]?, values: [Tensor], buffers: [Tensor]?) throws -> ModelObject {
         let declared = try inputShape.map { Array(try layer.outputShape(for: [1] + $0).dropFirst()) }
         // A Conv4 or MLP written from layers runs as the preset does (same
         // numbers, bit for bit); its names and description stay the user's.
         let model = Recognition.optimized(layer, inputShape: inputShape)
-        return try ModelObject(model: model, values: values, outputShape: declared) { shape, name in
+        return try ModelObject(model: model, values: values, buffers: buffers, outputShape: declared,
+                               inputShape: inputShape) { shape, name in
             guard shape.count >= 1, shape[0] > 0 else {
                 throw MetaError.shape("\(name): needs at least one example, got shape \(shape)")
             }

@@ -22,6 +22,8 @@ final class ModelObject: Bridged {
     /// The shape of one example's output when it is known without an input
     /// (presets, and models described with an input shape).
     let outputShape: [Int]?
+    /// One example's input shape, when the model was described with one (saved with it).
+    let inputShape: [Int]?
 
     private let lock = Lock()
     private var values: [Tensor]
@@ -30,7 +32,7 @@ final class ModelObject: Bridged {
     private var bufferValues: [Tensor]
     let bufferSpecs: [ParameterSpec]
 
-    init(model: any Model, values: [Tensor], buffers: [Tensor]? = nil, outputShape: [Int]?,
+    init(model: any Model, values: [Tensor], buffers: [Tensor]? = nil, outputShape: [Int]?, inputShape: [Int]? = nil,
          checkInput: @escaping (_ shape: [Int], _ name: String) throws -> [Int]) throws {
         try model.checkParameters(values.map(\.shape))
         let buffers = try buffers ?? model.initialBuffers()
@@ -41,13 +43,15 @@ final class ModelObject: Bridged {
         self.bufferValues = buffers
         self.checkInput = checkInput
         self.outputShape = outputShape
+        self.inputShape = inputShape
         self.values = values
     }
 
     /// The same architecture holding other parameter values (a model adapted
     /// by a learner): the values must fit the specs.
     func with(values newValues: [Tensor]) throws -> ModelObject {
-        try ModelObject(model: model, values: newValues, buffers: buffers, outputShape: outputShape, checkInput: checkInput)
+        try ModelObject(model: model, values: newValues, buffers: buffers, outputShape: outputShape, inputShape: inputShape,
+                        checkInput: checkInput)
     }
 
     var parameters: [Tensor] { lock.withLock { values } }
@@ -127,6 +131,7 @@ extension ModelObject {
         "set_buffer": ModelObject.setBufferMethod,
         "uses_context": ModelObject.usesContext,
         "run_sequence": ModelObject.runSequence,
+        "save": ModelObject.save,
         "output_shape": ModelObject.outputShapeMethod,
         "describe": ModelObject.describe,
     ]

@@ -160,5 +160,5 @@ extension Kinds {
 }
 
 extension Functions {
-    static let all = [metrics]
+    static let all = [metrics, files]
 }
