@@ -39,7 +39,7 @@ from .nn import Module
 
 __all__ = ["Layer", "Sequential", "Residual", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "Identity", "MaxPool2d", "AvgPool2d",
-           "GlobalAvgPool2d", "Flatten", "Dropout", "LSTM", "GRU", "LastStep", "ResNet12"]
+           "GlobalAvgPool2d", "Flatten", "Dropout", "LSTM", "GRU", "LastStep", "ResNet12", "from_description"]
 
 
 def _size(value, name):
@@ -425,3 +425,64 @@ class ResNet12(Layer):
 
     def __repr__(self):
         return f"ResNet12(in_channels={self.in_channels}, width={self.width}, outputs={self.outputs}, seed={self._seed})"
+
+
+def from_description(description, engine=None):
+    """The model a description spells (a dict, or JSON text as
+    ``describe()``/``description()`` and saved files give it): layers,
+    presets included. With ``engine`` (an engine model, e.g. one read from a
+    file) the model holds that object's parameters instead of fresh ones."""
+    if isinstance(description, str):
+        try:
+            d = json.loads(description)
+        except ValueError as exc:
+            raise _core.Error(f"description: not JSON ({exc})") from None
+    else:
+        d = description
+    model = _build(d, "description")
+    if engine is not None:
+        model._model = engine
+    return model
+
+
+def _build(d, path):
+    from . import nn as _nn
+
+    if not isinstance(d, dict) or not isinstance(d.get("type"), str):
+        raise _core.Error(f"{path}: expected an object with a \"type\", got {_args.shown(d)}")
+    kind, members = d["type"], {k: v for k, v in d.items() if k != "type"}
+    try:
+        if kind == "Sequential":
+            parts = [_build(p, f"{path}.layers[{i}]") for i, p in enumerate(members.get("layers", []))]
+            names = members.get("names")
+            return Sequential(**dict(zip(names, parts))) if names else Sequential(*parts)
+        if kind == "Residual":
+            shortcut = members.get("shortcut")
+            return Residual(_build(members["body"], f"{path}.body"),
+                            None if shortcut is None else _build(shortcut, f"{path}.shortcut"))
+        if kind == "ResNet12":
+            model = ResNet12.__new__(ResNet12)
+            model.in_channels, model.widths, model.outputs = members["in_channels"], list(members["widths"]), members["outputs"]
+            model.width, model._seed = model.widths[0] / 64, 0
+            return model
+        if kind in ("MLP", "Conv4"):
+            cls = getattr(_nn, kind)
+            model = cls.__new__(cls)
+            if kind == "MLP":
+                model._sizes, model._activation, model._seed = list(members["sizes"]), members["activation"], 0
+            else:
+                for key in ("in_channels", "hidden", "blocks", "outputs", "image_size"):
+                    setattr(model, "_" + key, members[key])
+                model._seed = 0
+            return model
+        cls = _TYPES.get(kind)
+        if cls is None:
+            raise _core.Error(f"{path}: unknown layer type {kind!r}")
+        return cls(**members)
+    except (KeyError, TypeError) as exc:
+        raise _core.Error(f"{path} ({kind}): does not fit the layer's arguments ({exc})") from None
+
+
+_TYPES = {cls._type: cls for cls in (Linear, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, ReLU, LeakyReLU, Tanh, Sigmoid,
+                                     GELU, Softplus, Identity, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout,
+                                     LSTM, GRU, LastStep)}

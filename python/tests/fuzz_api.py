@@ -736,6 +736,34 @@ def layer_methods(g):
     return Stmt(f"{m}.__eq__", [other])
 
 
+FILES = ["'m0.safetensors'", "'m1.safetensors'"]
+
+
+def save_model(g):
+    m = g.pick(_is("nn.Module"), bad=0.05)
+    if m is None:
+        return None
+    path = g.r.choice(FILES) if not g.mutate() else g.r.choice(["''", "3", "'/nonexistent/x/m.safetensors'", "'\\x00'",
+                                                                "'.'", "Evil()", "b'm0.safetensors'", "'x' * 5000"])
+    return Stmt("ms.save", [m, path])
+
+
+def load_model(g):
+    path = g.r.choice(FILES) if not g.mutate(0.2) else g.r.choice(["'missing.safetensors'", "'.'", "''", "None",
+                                                                    "'/dev/null'", "release('valid', 0)"])
+    return Stmt("ms.load", [path])
+
+
+def model_from_description(g):
+    m = g.pick(lambda o: isinstance(o, g.ms.nn.Layer), bad=0.05)
+    if m is None:
+        return None
+    if g.mutate():
+        return Stmt("ms.nn.from_description", [g.r.choice(["'{'", "'{}'", "'[]'", "{'type': 'Teapot'}", "3", "None",
+                                                            "{'type': 'Linear'}", "{'type': 'Sequential', 'layers': 3}"])])
+    return Stmt("ms.nn.from_description", [f"{m}.description()"])
+
+
 def new_module(g):
     return Stmt("ms.nn.Module", [])
 
@@ -1292,7 +1320,7 @@ def version(g):
 # (action, weight); an action returns a Stmt, (Stmt, regime of its result) or None.
 ACTION_TABLE = [
     (new_mlp, 8), (new_conv4, 4), (new_layers, 6), (new_resnet12, 0.3), (layer_methods, 2), (new_module, 0.4),
-    (model_forward, 8), (model_property, 2),
+    (model_forward, 8), (model_property, 2), (save_model, 1.5), (load_model, 1.5), (model_from_description, 1),
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
