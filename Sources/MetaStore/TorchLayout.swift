@@ -444,27 +444,9 @@ struct Plan {
         Sequential(m.layers.enumerated().flatMap { k, l in k == 0 ? [l as any Model] : [m.activation, l] })
     }
 
-    /// block1...block4 (each body and shortcut), pool, head.
+    /// block1...block4 (each a module with body and shortcut), pool, head.
     static func resNet12Modules(_ r: ResNet12) throws -> Sequential {
-        var parts: [(String, any Model)] = []
-        var channels = r.inChannels
-        let leaky = try LeakyReLU(negativeSlope: 0.1)
-        for (b, w) in r.widths.enumerated() {
-            func conv(_ from: Int, _ k: Int) throws -> Conv2d {
-                try Conv2d(inChannels: from, outChannels: w, kernelSize: k, padding: k / 2, bias: false)
-            }
-            let body = try Sequential(named: [
-                ("conv1", try conv(channels, 3)), ("bn1", try BatchNorm2d(features: w)), ("relu1", leaky),
-                ("conv2", try conv(w, 3)), ("bn2", try BatchNorm2d(features: w)), ("relu2", leaky),
-                ("conv3", try conv(w, 3)), ("bn3", try BatchNorm2d(features: w)),
-            ])
-            let shortcut = try Sequential(named: [("conv", try conv(channels, 1)), ("bn", try BatchNorm2d(features: w))])
-            parts.append(("block\(b + 1)", Residual(body: body, shortcut: shortcut)))
-            channels = w
-        }
-        parts.append(("pool", GlobalAvgPool2d()))
-        if let outputs = r.outputs { parts.append(("head", try Linear(inputs: channels, outputs: outputs))) }
-        return try Sequential(named: parts)
+        try r.parameterLayout()
     }
 }
 

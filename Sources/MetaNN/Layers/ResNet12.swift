@@ -70,6 +70,17 @@ public struct ResNet12: Model {
         self.network = try Sequential(named: parts)
     }
 
+    /// Its parameters' structure in standard layers: each stage as its
+    /// residual block ("block1" ... "block4"; the stage's activation and
+    /// pooling hold no parameters), then "pool" and "head". The same
+    /// parameters, in the same order, under the same names: what a file
+    /// format maps (MetaStore's `TorchLayout`).
+    public func parameterLayout() throws -> Sequential {
+        try Sequential(named: zip(network.names, network.layers).map { name, layer in
+            (name, (layer as? ResNet12Block)?.residual ?? layer)
+        })
+    }
+
     public var parameterSpecs: [ParameterSpec] { network.parameterSpecs }
     public func initialParameters(rng: inout RNG) throws -> [Tensor] { try network.initialParameters(rng: &rng) }
 
