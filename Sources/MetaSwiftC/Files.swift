@@ -13,6 +13,49 @@ extension ModelObject {
     }
 }
 
+extension ModelObject {
+    /// The values under PyTorch's names and layouts (`TorchLayout`): `names`
+    /// (a JSON array) and `values` of the F32 entries, and `counters` (a JSON
+    /// array) naming batch norm's `num_batches_tracked`, which is 0 here.
+    func stateDict(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        let entries = try TorchLayout.export(model, parameters: parameters, buffers: buffers)
+        let floats = entries.filter { $0.dtype == .f32 }
+        out.set("names", try JSON.array(floats.map { .string($0.name) }).serialized)
+        out.set("values", try floats.map { try $0.tensor() })
+        out.set("counters", try JSON.array(entries.filter { $0.dtype != .f32 }.map { .string($0.name) }).serialized)
+    }
+
+    /// Replaces every parameter and buffer with the values of a PyTorch
+    /// state_dict: `names` (a JSON array) and `values` in the same order.
+    /// Strict, as PyTorch's `load_state_dict(strict=True)`: a missing, extra
+    /// or mis-shaped entry is an error naming it, and nothing changes.
+    func loadStateDict(_ args: Arguments, _ out: Results) throws {
+        let text = try args.string("names")
+        args.charge = "values"
+        let values = try args.tensors("values", finite: false)
+        try args.done()
+        guard let names = (try? JSON.parse(text))?.array?.compactMap(\.string), names.count == (try? JSON.parse(text))?.array?.count else {
+            throw BridgeError.argument("names: expected a JSON array of strings")
+        }
+        guard names.count == values.count else {
+            throw BridgeError.argument("values: \(values.count) arrays for \(names.count) names")
+        }
+        var tensors: [String: Tensor] = [:]
+        for (name, value) in zip(names, values) {
+            guard tensors.updateValue(try args.scope.owned(value), forKey: name) == nil else {
+                throw BridgeError.argument("names: \(name) appears twice")
+            }
+        }
+        let (newParameters, newBuffers) = try TorchLayout.import(model, tensors: tensors)
+        for (t, spec) in zip(newParameters + newBuffers, specs + bufferSpecs) {
+            try Check.finite(t, spec.name)
+        }
+        setParameters(newParameters)
+        for (i, b) in newBuffers.enumerated() { setBuffer(i, b) }
+    }
+}
+
 extension Functions {
     static let files: [String: (Arguments, Results) throws -> Void] = [
         /// The object in the file at `path`: `kind`, `object`, and for a model

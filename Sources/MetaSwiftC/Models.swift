@@ -132,6 +132,8 @@ extension ModelObject {
         "uses_context": ModelObject.usesContext,
         "run_sequence": ModelObject.runSequence,
         "save": ModelObject.save,
+        "state_dict": ModelObject.stateDict,
+        "load_state_dict": ModelObject.loadStateDict,
         "output_shape": ModelObject.outputShapeMethod,
         "describe": ModelObject.describe,
     ]

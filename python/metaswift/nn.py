@@ -5,6 +5,7 @@ current parameter values, ``parameters()`` reads them, ``set_parameters``
 replaces them (for example with values adapted by a meta-learner).
 """
 import copy
+import json
 import operator
 
 import numpy as np
@@ -107,6 +108,37 @@ class Module:
         module's do in train mode)."""
         return to_numpy(self._model.call("forward", x=as_float32(x, "x"), training=_args.flag(training, "training"),
                                          seed=seed)["y"])
+
+    def state_dict(self):
+        """``{name: array}`` under PyTorch's names and layouts: what the
+        equivalent ``torch.nn`` module's ``load_state_dict`` takes (Linear
+        ``weight`` is (out, in), batch norm ``weight``/``bias``/``running_mean``/
+        ``running_var`` and an int64 ``num_batches_tracked``, LSTM
+        ``weight_ih_l0``...). Read-only float32 arrays; what a saved file holds."""
+        r = self._model.call("state_dict")
+        out = dict(zip(json.loads(r["names"]), (to_numpy(t) for t in r["values"])))
+        for name in json.loads(r["counters"]):
+            out[name] = np.array(0, np.int64)
+        return out
+
+    def load_state_dict(self, state_dict):
+        """Replaces every parameter and buffer with the values of a PyTorch
+        state_dict (a mapping of names to arrays, PyTorch tensors or anything
+        with ``__dlpack__``; e.g. ``safetensors.numpy.load_file(path)`` of a
+        file PyTorch wrote). Strict, as PyTorch's: a missing, unexpected or
+        mis-shaped entry is a :class:`metaswift.Error` naming it, and nothing
+        changes. ``num_batches_tracked`` entries are accepted and ignored."""
+        try:
+            items = list(state_dict.items())
+        except AttributeError:
+            raise _core.Error(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}") from None
+        names, values = [], []
+        for name, value in items:
+            if not isinstance(name, str):
+                raise _core.Error(f"state_dict: keys must be names (str), got {_args.shown(name)}")
+            names.append(name)
+            values.append(as_float32(value, f"state_dict[{name!r}]"))
+        self._model.call("load_state_dict", names=json.dumps(names), values=values)
 
     def _buffer_count(self):
         return self._model.call("buffer_count")["count"]

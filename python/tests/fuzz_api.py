@@ -748,6 +748,19 @@ def save_model(g):
     return Stmt("ms.save", [m, path])
 
 
+def model_state_dict(g):
+    m = g.pick(_is("nn.Module"), bad=0.05)
+    if m is None:
+        return None
+    if g.r.random() < 0.5:
+        return Stmt(f"{m}.state_dict", [])
+    other = g.pick(_is("nn.Module"), bad=0.05) or m
+    if g.mutate(0.3):
+        return Stmt(f"{m}.load_state_dict", [g.r.choice(["{}", "[1]", "None", "{'x': 1}", "{3: A((2,), seed=1)}",
+                                                          f"{{**{other}.state_dict(), 'extra': A((1,), seed=2)}}"])])
+    return Stmt(f"{m}.load_state_dict", [f"{other}.state_dict()"])
+
+
 def load_model(g):
     path = g.r.choice(FILES) if not g.mutate(0.2) else g.r.choice(["'missing.safetensors'", "'.'", "''", "None",
                                                                     "'/dev/null'", "release('valid', 0)"])
@@ -1320,7 +1333,7 @@ def version(g):
 # (action, weight); an action returns a Stmt, (Stmt, regime of its result) or None.
 ACTION_TABLE = [
     (new_mlp, 8), (new_conv4, 4), (new_layers, 6), (new_resnet12, 0.3), (layer_methods, 2), (new_module, 0.4),
-    (model_forward, 8), (model_property, 2), (save_model, 1.5), (load_model, 1.5), (model_from_description, 1),
+    (model_forward, 8), (model_property, 2), (save_model, 1.5), (load_model, 1.5), (model_state_dict, 1.5), (model_from_description, 1),
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
