@@ -12,8 +12,9 @@ import MetaSwift
 /// and parameters set on the model are the ones the learner starts from.
 /// The model object stays alive as long as the learner, even if its handle
 /// is freed.
-final class LearnerObject: Bridged {
+final class LearnerObject: Bridged, Recorded {
     static let kind = HandleKind.learner
+    var recipe: Recipe?
 
     let learner: any MetaLearner
     let model: ModelObject
@@ -132,6 +133,7 @@ extension Kinds {
 
 extension LearnerObject {
     static let methods: [String: Method<LearnerObject>] = [
+        "save": LearnerObject.save,
         "meta_parameter_count": LearnerObject.metaParameterCount,
         "meta_parameter": LearnerObject.metaParameter,
         "set_meta_parameter": LearnerObject.setMetaParameter,

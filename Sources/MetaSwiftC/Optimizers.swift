@@ -5,8 +5,9 @@ import MetaSwift
 /// trainer made from it starts its own state, so one optimizer handle can
 /// serve several trainers. It also keeps how to rebuild itself with another
 /// learning-rate schedule (the `schedule.*` kinds).
-final class OptimizerObject: Bridged {
+final class OptimizerObject: Bridged, Recorded {
     static let kind = HandleKind.optimizer
+    var recipe: Recipe?
     typealias Rule = @Sendable (Schedule) throws -> GradientTransformation
     let transformation: GradientTransformation
     let schedule: Schedule
@@ -122,6 +123,7 @@ extension Kinds {
 extension OptimizerObject {
     static let methods: [String: Method<OptimizerObject>] = [
         "learning_rates": OptimizerObject.learningRates,
+        "save": OptimizerObject.save,
     ]
 
     /// The learning rate at updates 0..<n.
