@@ -1,8 +1,9 @@
 """Saving and loading: every object as one safetensors file.
 
 ``ms.save(obj, path)`` writes a model (its description, parameters and
-running statistics); ``ms.load(path)`` rebuilds it with no code from the
-user. The file is written atomically (a temporary file beside it, synced,
+running statistics), a learner (its hyper-parameters, model and own
+meta-parameters) or an optimizer (rule, hyper-parameters, schedule);
+``ms.load(path)`` rebuilds it with no code from the user. The file is written atomically (a temporary file beside it, synced,
 then renamed: a crash mid-write leaves the old file whole) and holds no
 pickle. Tensors are stored under PyTorch's names and layouts (Linear
 ``weight`` as (out, in), convolutions (O, I, kH, kW), batch norm
@@ -17,6 +18,7 @@ The structure goes in the file's metadata with a format version; a file of
 a newer version than this package reads is refused with a message naming
 the file, as is every damaged or foreign file.
 """
+import json
 import os
 
 import numpy as np
@@ -36,13 +38,24 @@ def _path(path, name="path"):
 
 
 def save(obj, path):
-    """Writes ``obj`` (a model from ``ms.nn``) to ``path`` as one
-    safetensors file, atomically. Returns the path."""
+    """Writes ``obj`` to ``path`` as one safetensors file, atomically: a
+    model from ``ms.nn``; a learner (its hyper-parameters, its model and its
+    own meta-parameters, e.g. Meta-SGD's rates); an optimizer from
+    ``ms.optim`` (its rule, hyper-parameters and schedule). Returns the path."""
+    from .learners import _Learner
+    from .optim import Optimizer
+
     target = _path(path)
     if isinstance(obj, Module):
         obj._model.call("save", path=target)
-        return path
-    raise _core.Error(f"obj: cannot save a {type(obj).__name__}; expected a metaswift.nn model")
+    elif isinstance(obj, _Learner):
+        obj._learner.call("save", path=target, attributes=json.dumps(obj._attributes()))
+    elif isinstance(obj, Optimizer):
+        obj._optimizer.call("save", path=target)
+    else:
+        raise _core.Error(f"obj: cannot save a {type(obj).__name__}; expected a metaswift.nn model, a learner "
+                          f"or an ms.optim optimizer")
+    return path
 
 
 def load(path):
@@ -51,10 +64,22 @@ def load(path):
     parameters and buffers."""
     from .layers import from_description
 
+    from . import learners, optim
+
     r = _core.call("load", path=_path(path))
-    if r["kind"] == "model":
-        model = from_description(r["description"], engine=r["object"])
+    kind = r["kind"]
+    if kind == "model" or kind.startswith("learner."):
+        model = from_description(r["description"], engine=r["object" if kind == "model" else "model"])
         if "input_shape" in r:
             model._input_shape = tuple(int(d) for d in np.asarray(r["input_shape"]))
-        return model
-    raise _core.Error(f"{path}: holds a {r['kind']!r}, which this package cannot rebuild")
+        if kind == "model":
+            return model
+        cls = getattr(learners, kind[len("learner."):])
+        arguments = _arguments(json.loads(r["recipe"]))
+        return cls._from_engine(r["object"], model, arguments, json.loads(r.get("attributes", "{}")))
+    return optim._from_engine(r["object"], json.loads(r["recipe"]))
+
+
+def _arguments(recipe):
+    """A recipe's arguments as plain values (``{"inner_lr": {"float": 0.4}}`` to ``{"inner_lr": 0.4}``)."""
+    return {name: next(iter(typed.values())) for name, typed in recipe["arguments"].items()}

@@ -103,6 +103,26 @@ class _Learner:
                                   inner_steps=self.inner_steps, first_order=self.first_order, loss=self.loss,
                                   **engine_args)
 
+    # ---- files ------------------------------------------------------------
+
+    def _attributes(self):
+        """What this class keeps beyond the engine's arguments, for files."""
+        return {}
+
+    @classmethod
+    def _from_engine(cls, engine, model, arguments, attributes):
+        """A learner around an engine learner read from a file: ``arguments``
+        are those it was made with, ``attributes`` what ``_attributes`` gave."""
+        learner = cls.__new__(cls)
+        learner._model, learner._learner, learner.history = model, engine, None
+        learner._inner_lr = float(arguments.get("inner_lr", 0.0))
+        learner._inner_steps = int(arguments.get("inner_steps", 0))
+        learner._first_order = bool(arguments.get("first_order", False))
+        learner._loss = arguments.get("loss", "cross_entropy")
+        for key, value in attributes.items():
+            setattr(learner, "_" + key, value)
+        return learner
+
     # ---- meta-parameters ------------------------------------------------
 
     @property
@@ -541,6 +561,9 @@ class ANIL(_Learner):
     def _hyper(self):
         return {**super()._hyper(), "head_parameters": self.head_parameters}
 
+    def _attributes(self):
+        return {"head_parameters": self.head_parameters}
+
 
 class Reptile(_Learner):
     """Reptile: runs ``inner_steps`` steps of SGD on each task's support set,
@@ -596,6 +619,9 @@ class Reptile(_Learner):
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
                 "epsilon": self.epsilon}
+
+    def _attributes(self):
+        return {"epsilon": self.epsilon}
 
 
 class ProtoNet(_Learner):
@@ -660,6 +686,9 @@ class ProtoNet(_Learner):
         self._inner_lr, self._inner_steps, self._first_order, self._loss = 0.0, 0, False, "cross_entropy"
         self.history = None
         self._learner = _core.new("learner.ProtoNet", model=core_model, distance=distance)
+
+    def _attributes(self):
+        return {"distance": self.distance}
 
     def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
         """As :meth:`MAML.fit`, with one episode per meta-step by default (as

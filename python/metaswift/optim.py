@@ -298,3 +298,28 @@ class RMSprop(Optimizer):
 
     def _hyper(self):
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
+
+
+def _from_engine(core, recipe):
+    """The optimizer a recipe read from a file describes (its rule,
+    hyper-parameters and schedule), made again through this module's classes."""
+    def plain(r):
+        return {name: next(iter(typed.values())) for name, typed in r["arguments"].items()}
+
+    kind, args = recipe["kind"], plain(recipe)
+    schedules = {"schedule.Cosine": CosineDecay, "schedule.Exponential": ExponentialDecay,
+                 "schedule.Piecewise": PiecewiseConstant}
+    lr = None
+    if kind in schedules:
+        base = args.pop("base")
+        lr = schedules[kind](**args)
+        kind, args = base["kind"], plain(base)
+    rules = {"optimizer.SGD": SGD, "optimizer.Adam": Adam, "optimizer.AdamW": AdamW, "optimizer.Adagrad": Adagrad,
+             "optimizer.RMSprop": RMSprop}
+    if kind not in rules:
+        raise _core.Error(f"optimizer: a file's optimizer of kind {kind!r} is not one of {sorted(rules)}")
+    if "beta1" in args:
+        args["betas"] = (args.pop("beta1"), args.pop("beta2"))
+    if lr is not None:
+        args["lr"] = lr
+    return rules[kind](**args)

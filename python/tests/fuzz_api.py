@@ -740,7 +740,8 @@ FILES = ["'m0.safetensors'", "'m1.safetensors'"]
 
 
 def save_model(g):
-    m = g.pick(_is("nn.Module"), bad=0.05)
+    m = g.pick(lambda o: isinstance(o, (g.ms.nn.Module, g.ms.optim.Optimizer)) or type(o).__name__ in
+               ("MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet"), bad=0.05)
     if m is None:
         return None
     path = g.r.choice(FILES) if not g.mutate() else g.r.choice(["''", "3", "'/nonexistent/x/m.safetensors'", "'\\x00'",
