@@ -30,6 +30,73 @@ public struct RNG: Sendable, Equatable {
         a.key == b.key && a.stream == b.stream && a.position == b.position && a.splits == b.splits && a.used == b.used
     }
 
+    /// Everything the generator needs to continue exactly where it is, as
+    /// plain integers (a checkpoint stores it; `init(state:)` restores it).
+    ///
+    ///     var rng = RNG(seed: 7)
+    ///     _ = rng.uniform()
+    ///     var copy = RNG(state: rng.state)
+    ///     copy.uniform() == rng.uniform()   // true: mid-block, after splits, always
+    ///
+    /// The four words of the block being drawn from are not stored: they are
+    /// Philox at (key, position − 1, stream), recomputed on restore. The
+    /// fields are checked when a state is made, so every `State` restores.
+    public struct State: Equatable, Sendable {
+        /// The key's two words as one number, low word first: the seed, for
+        /// a generator made by `RNG(seed:)`.
+        public let key: UInt64
+        /// Which stream of this key (set by `split`).
+        public let stream: UInt64
+        /// Blocks drawn so far from this stream.
+        public let position: UInt64
+        /// Children split off so far.
+        public let splits: UInt64
+        /// Words of the current block already returned: 0...4, where 4 means
+        /// none is left (the next draw computes block `position`).
+        public let used: Int
+
+        /// Throws unless `used` is in 0...4. (Words left at position 0 are
+        /// those of block 2⁶⁴ − 1, after the position wrapped around.)
+        public init(key: UInt64, stream: UInt64, position: UInt64, splits: UInt64, used: Int) throws {
+            guard (0...4).contains(used) else {
+                throw MetaError.argument("RNG state: used must be in 0...4 (words of the current block drawn), got \(used)")
+            }
+            self.init(unchecked: key, stream: stream, position: position, splits: splits, used: used)
+        }
+
+        init(unchecked key: UInt64, stream: UInt64, position: UInt64, splits: UInt64, used: Int) {
+            self.key = key
+            self.stream = stream
+            self.position = position
+            self.splits = splits
+            self.used = used
+        }
+    }
+
+    /// The generator's state; `RNG(state: rng.state)` draws what `rng` draws.
+    public var state: State {
+        get { State(unchecked: UInt64(key.0) | UInt64(key.1) << 32, stream: stream, position: position, splits: splits, used: used) }
+        set { self = RNG(state: newValue) }
+    }
+
+    /// The generator at `state`: it continues exactly where the one that
+    /// gave the state was, draws and splits alike.
+    public init(state: State) {
+        key = (UInt32(truncatingIfNeeded: state.key), UInt32(truncatingIfNeeded: state.key >> 32))
+        stream = state.stream
+        position = state.position
+        splits = state.splits
+        used = state.used
+        if used < 4 { buffer = block(position &- 1) }
+    }
+
+    /// Block `index` of this stream.
+    private func block(_ index: UInt64) -> (UInt32, UInt32, UInt32, UInt32) {
+        let s = stream & 0x7FFF_FFFF_FFFF_FFFF  // the top bit is reserved for split derivation
+        return philox4x32(key: key, counter: (UInt32(truncatingIfNeeded: index), UInt32(truncatingIfNeeded: index >> 32),
+                                              UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: s >> 32)))
+    }
+
     /// A child generator whose key is derived from this one's key, stream and a
     /// split index. Children of different indices are independent of each
     /// other and of the parent's own stream.
@@ -49,9 +116,7 @@ public struct RNG: Sendable, Equatable {
 
     public mutating func nextUInt32() -> UInt32 {
         if used == 4 {
-            let s = stream & 0x7FFF_FFFF_FFFF_FFFF  // the top bit is reserved for split derivation
-            buffer = philox4x32(key: key, counter: (UInt32(truncatingIfNeeded: position), UInt32(truncatingIfNeeded: position >> 32),
-                                                    UInt32(truncatingIfNeeded: s), UInt32(truncatingIfNeeded: s >> 32)))
+            buffer = block(position)
             position &+= 1
             used = 0
         }
