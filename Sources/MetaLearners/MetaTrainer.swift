@@ -39,6 +39,42 @@ public struct MetaTrainer {
         self.rng = RNG(seed: seed)
     }
 
+    /// A trainer restored where another one was (from a checkpoint): its
+    /// meta-parameters, its optimizer (rule and state), its generator and its
+    /// step count. Its steps then equal the original's, bit for bit.
+    ///
+    /// Checked now, not at the first step: the meta-parameters against the
+    /// learner, and the optimizer's state against the meta-parameters and
+    /// its rule, by a trial update with zero gradients whose result is
+    /// dropped (so Adam's state handed to SGD, or a state for other shapes,
+    /// is refused here).
+    ///
+    /// Trap: the one difference from the original is the fallback after a
+    /// non-finite meta-loss, which needs the state before the last update. A
+    /// restored trainer has none, so its first step can only refuse such a
+    /// loss and keep the restored state.
+    public init(learner: any MetaLearner, metaParameters: [Tensor], optimizer: Optimizer,
+                metaBatchSize: Int, rng: RNG, steps: Int) throws {
+        guard metaBatchSize > 0 else {
+            throw MetaError.argument("meta_batch_size must be > 0, got \(metaBatchSize)")
+        }
+        guard steps >= 0 else { throw MetaError.argument("steps must be >= 0, got \(steps)") }
+        try learner.checkMetaParameters(metaParameters)
+        do {
+            let zeros = try metaParameters.map { try Tensor.zeros($0.shape) }
+            _ = try optimizer.transformation.update(zeros, state: optimizer.state, params: metaParameters)
+        } catch let e as MetaError {
+            throw MetaError(e.kind, "the optimizer state does not fit \(optimizer.transformation) and these meta-parameters: "
+                            + e.message)
+        }
+        self.learner = learner
+        self.metaBatchSize = metaBatchSize
+        self.metaParameters = metaParameters
+        self.optimizer = optimizer
+        self.rng = rng
+        self.steps = steps
+    }
+
     /// Continues from `metaParameters` (changed by the caller between runs),
     /// keeping the optimizer state, the generator and the step count.
     public mutating func resume(from metaParameters: [Tensor]) throws {
