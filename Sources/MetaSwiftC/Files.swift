@@ -153,9 +153,15 @@ extension Functions {
                 }
                 out.set("object", optimizer)
                 out.set("recipe", try recipe.json.serialized)
+            } else if kind == "checkpoint" {
+                // What a run's checkpoint says about the run; fit(resume_from=) restores it.
+                let checkpoint = try Checkpoint.read(path: path)
+                out.set("steps", checkpoint.steps)
+                out.set("meta_batch_size", checkpoint.metaBatchSize)
+                out.set("losses", try Tensor(shape: [checkpoint.losses.count], scalars: checkpoint.losses))
             } else {
                 throw StoreFormat.fileError(path, "holds a \"\(kind)\", which this engine cannot load (a model, "
-                                            + "a learner or an optimizer)")
+                                            + "a learner, an optimizer or a checkpoint)")
             }
         },
     ]

@@ -13,14 +13,45 @@ final class TrainerObject: Bridged {
 
     let learner: LearnerObject
     let taskset: TasksetObject
+    /// The rule it updates with (its recipe goes into checkpoints).
+    let optimizer: OptimizerObject
     private let lock = Lock()
     private var trainer: MetaTrainer
+    /// The meta-losses of a run restored from a checkpoint, up to where it stopped.
+    let restoredLosses: [Float]
 
     init(learner: LearnerObject, taskset: TasksetObject, optimizer: OptimizerObject, metaBatchSize: Int, seed: UInt64) throws {
         self.learner = learner
         self.taskset = taskset
+        self.optimizer = optimizer
         trainer = try MetaTrainer(learner: learner.learner, metaParameters: learner.metaParameters,
                                   optimizer: optimizer.transformation, metaBatchSize: metaBatchSize, seed: seed)
+        restoredLosses = []
+    }
+
+    /// The run a checkpoint holds, continued for `learner` and `optimizer`,
+    /// which must be made as the run's were (their recipes are compared);
+    /// the learner's model and own meta-parameters take the checkpoint's values.
+    init(restoring checkpoint: Checkpoint, path: String, learner: LearnerObject, taskset: TasksetObject,
+         optimizer: OptimizerObject) throws {
+        for (key, object) in [("learner", learner.recipe), ("optimizer", optimizer.recipe)] {
+            guard let stored = checkpoint.descriptions.first(where: { $0.0 == key })?.1 else {
+                throw StoreFormat.fileError(path, "no \(key) recipe: not a checkpoint of a run made through the bridge")
+            }
+            guard let mine = try object?.json.serialized, mine == stored else {
+                throw StoreFormat.fileError(path, "the run's \(key) was \(stored); this \(key) is "
+                                            + ((try? object?.json.serialized) ?? nil ?? "one made without a recipe")
+                                            + ". Resume with the \(key) the run was made with")
+            }
+        }
+        self.learner = learner
+        self.taskset = taskset
+        self.optimizer = optimizer
+        trainer = try checkpoint.trainer(learner: learner.learner, optimizer: optimizer.transformation)
+        try learner.model.checkBuffers(checkpoint.model.buffers, path)
+        learner.setMetaParameters(trainer.metaParameters)
+        for (i, b) in checkpoint.model.buffers.enumerated() { learner.model.setBuffer(i, b) }
+        restoredLosses = checkpoint.losses
     }
 
     /// A trainer for `previous`'s learner that carries on with its optimizer
@@ -28,6 +59,8 @@ final class TrainerObject: Bridged {
     init(continuing previous: TrainerObject, taskset: TasksetObject, metaBatchSize: Int, seed: UInt64) throws {
         self.learner = previous.learner
         self.taskset = taskset
+        self.optimizer = previous.optimizer
+        self.restoredLosses = []
         let optimizer = previous.lock.withLock { previous.trainer.optimizer }
         trainer = try MetaTrainer(learner: learner.learner, metaParameters: learner.metaParameters,
                                   continuing: optimizer, metaBatchSize: metaBatchSize, seed: seed)
@@ -70,8 +103,23 @@ extension Kinds {
             let ts = try args.object("taskset", as: TasksetObject.self)
             let batch = try args.count("meta_batch_size", minimum: 1)
             let seed = try args.seed("seed")
+            let resume = try args.optionalString("resume_from")
             try args.done()
             try Check.fitsInMemory(batch, times: ts.distribution.floatsPerTask, "meta_batch_size")
+            if let resume {
+                guard previous == nil, let learner, let optimizer else {
+                    throw BridgeError.argument("resume_from: give the learner and the optimizer the run was made with, "
+                                               + "and no previous trainer")
+                }
+                try learner.checkTaskset(ts, "taskset")
+                let checkpoint = try Checkpoint.read(path: resume)
+                guard checkpoint.metaBatchSize == batch else {
+                    throw StoreFormat.fileError(resume, "the run's meta_batch_size was \(checkpoint.metaBatchSize), "
+                                                + "this one is \(batch)")
+                }
+                return try TrainerObject(restoring: checkpoint, path: resume, learner: learner, taskset: ts,
+                                         optimizer: optimizer)
+            }
             if let previous {
                 guard learner == nil, optimizer == nil else {
                     throw BridgeError.argument("previous: carries on with its own learner and optimizer; give neither")
@@ -92,7 +140,32 @@ extension TrainerObject {
         "run": TrainerObject.run,
         "steps": TrainerObject.stepCount,
         "last_run": TrainerObject.lastRunLosses,
+        "checkpoint": TrainerObject.checkpoint,
+        "restored_losses": TrainerObject.restoredLossesMethod,
     ]
+
+    /// Writes where the run is (meta-parameters, the model's buffers, the
+    /// optimizer state, the generator, the step count, `losses` so far, and
+    /// the learner's and optimizer's recipes) to `path`, atomically.
+    func checkpoint(_ args: Arguments, _ out: Results) throws {
+        let path = try args.string("path")
+        let losses = try args.optionalTensor("losses", finite: false)?.scalars ?? []
+        try args.done()
+        guard let learnerRecipe = learner.recipe, let optimizerRecipe = optimizer.recipe else {
+            throw BridgeError.argument("checkpoint: the learner or the optimizer was made without a recipe")
+        }
+        let model = learner.model
+        let snapshot = lock.withLock { trainer }
+        try Checkpoint(snapshot, model: model.model, buffers: model.buffers, inputShape: model.inputShape, losses: losses,
+                       descriptions: [("learner", try learnerRecipe.json.serialized),
+                                      ("optimizer", try optimizerRecipe.json.serialized)]).write(to: path)
+    }
+
+    /// The meta-losses a restored run had before its checkpoint (empty otherwise).
+    func restoredLossesMethod(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("losses", try Tensor(shape: [restoredLosses.count], scalars: restoredLosses))
+    }
 
     /// The meta-losses of the last run's completed steps (all of them, or
     /// those before the step that failed).

@@ -20,6 +20,7 @@ the file, as is every damaged or foreign file.
 """
 import json
 import os
+from collections import namedtuple
 
 import numpy as np
 
@@ -77,7 +78,15 @@ def load(path):
         cls = getattr(learners, kind[len("learner."):])
         arguments = _arguments(json.loads(r["recipe"]))
         return cls._from_engine(r["object"], model, arguments, json.loads(r.get("attributes", "{}")))
+    if kind == "checkpoint":
+        return Checkpoint(path, int(r["steps"]), int(r["meta_batch_size"]), np.array(r["losses"]))
     return optim._from_engine(r["object"], json.loads(r["recipe"]))
+
+
+class Checkpoint(namedtuple("Checkpoint", "path steps meta_batch_size losses")):
+    """What ``ms.load`` says about a training run's checkpoint: the steps it
+    holds, its meta-batch size and the losses so far. ``fit(...,
+    resume_from=path)`` continues the run itself."""
 
 
 def _arguments(recipe):

@@ -197,7 +197,8 @@ class _Learner:
     def _default_optimizer(self):
         return Adam(lr=1e-3)
 
-    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
+    def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
+            checkpoint=None, checkpoint_every=100, resume_from=None):
         """Meta-trains on tasks sampled from ``taskset``; updates the model
         (and the learner's own meta-parameters) in place.
 
@@ -220,8 +221,23 @@ class _Learner:
             for chunk in range(60):
                 maml.fit(tasks, steps=100, optimizer=opt, seed=chunk, resume=chunk > 0)
 
+        Checkpoints: with ``checkpoint=path`` the run is written to ``path``
+        every ``checkpoint_every`` steps and at the end (atomically: a crash
+        leaves the previous checkpoint whole): meta-parameters, the model's
+        running statistics, the optimizer's full state (moments, update
+        count, schedule position), the random stream, the step and the
+        losses so far. ``fit(..., steps=N, resume_from=path)`` in any process,
+        with the learner, optimizer and ``meta_batch_size`` the run was made
+        with (the file says if they differ), continues from there to step N,
+        and ends with the same bits as a run that was never interrupted::
+
+            maml.fit(tasks, steps=6000, checkpoint="run.safetensors", checkpoint_every=500)
+            # ... killed; later, in a new process, after building maml and tasks again:
+            maml.fit(tasks, steps=6000, checkpoint="run.safetensors", resume_from="run.safetensors")
+
         Returns:
-            a :class:`~metaswift.history.History` (also kept as ``self.history``).
+            a :class:`~metaswift.history.History` (also kept as ``self.history``),
+            with the losses of every step of the run, the resumed ones included.
 
         Raises:
             metaswift.Error: a bad argument, or a meta-loss that is not finite
@@ -229,6 +245,13 @@ class _Learner:
                 losses of the steps done before it.
         """
         _check_taskset(taskset)
+        from .files import _path
+        checkpoint = None if checkpoint is None else _path(checkpoint, "checkpoint")
+        every = _args.count(checkpoint_every, "checkpoint_every")
+        resume_from = None if resume_from is None else _path(resume_from, "resume_from")
+        if resume and resume_from is not None:
+            raise _core.Error("resume_from: give resume=True (carry on in this process) or resume_from (a checkpoint), "
+                              "not both")
         previous = self._trainer if resume else None
         if resume:
             if previous is None:
@@ -244,17 +267,28 @@ class _Learner:
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
         if previous is None:
             trainer = _core.new("trainer", learner=self._learner, taskset=taskset._taskset, optimizer=engine_optimizer,
-                                meta_batch_size=meta_batch_size, seed=seed)
+                                meta_batch_size=meta_batch_size, seed=seed, resume_from=resume_from)
         else:
             trainer = _core.new("trainer", previous=previous, taskset=taskset._taskset,
                                 meta_batch_size=meta_batch_size, seed=seed)
         self._trainer, self._optimizer = trainer, optimizer
         losses = zeros(steps, "steps")
+        done = 0
+        if resume_from is not None:
+            before = to_numpy(trainer.call("restored_losses")["losses"])
+            done = len(before)
+            if done > steps:
+                raise _core.Error(f"steps: the checkpoint {resume_from} is at step {done}, past steps={steps}")
+            losses[:done] = before
         bar = _progress_bar(steps, progress)
-        done, chunk = 0, 1
+        if bar is not None and done:
+            bar.update(done)
+        chunk = 1
         try:
             while done < steps:
                 n = min(chunk, steps - done)
+                if checkpoint is not None:
+                    n = min(n, every - done % every)  # a chunk ends at every checkpoint
                 start = time.perf_counter()
                 try:
                     losses[done:done + n] = trainer.call("run", steps=n)["losses"]
@@ -263,6 +297,8 @@ class _Learner:
                     error.history = self.history = History(losses[:done].copy(), interrupted=True)
                     raise
                 done += n
+                if checkpoint is not None and (done % every == 0 or done == steps):
+                    trainer.call("checkpoint", path=checkpoint, losses=losses[:done])
                 elapsed = time.perf_counter() - start
                 chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
                 if bar is not None:
@@ -607,14 +643,15 @@ class Reptile(_Learner):
         return SGD(lr=self.epsilon)
 
     def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, epsilon=None,
-            resume=False):
+            resume=False, checkpoint=None, checkpoint_every=100, resume_from=None):
         """As :meth:`MAML.fit`; the default optimizer is ``SGD(lr=epsilon)``
         (``epsilon`` here overrides the learner's)."""
         if epsilon is not None:
             if optimizer is not None:
                 raise _core.Error("epsilon: give either optimizer or epsilon, not both")
             optimizer = SGD(lr=_args.real(epsilon, "epsilon"))
-        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume)
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume, checkpoint,
+                           checkpoint_every, resume_from)
 
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
@@ -690,10 +727,12 @@ class ProtoNet(_Learner):
     def _attributes(self):
         return {"distance": self.distance}
 
-    def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False):
+    def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
+            checkpoint=None, checkpoint_every=100, resume_from=None):
         """As :meth:`MAML.fit`, with one episode per meta-step by default (as
         the paper) and ``Adam(lr=1e-3)``, the paper's optimizer."""
-        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume)
+        return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume, checkpoint,
+                           checkpoint_every, resume_from)
 
     def _evaluation_steps(self, inner_steps):
         if inner_steps is not None and (isinstance(inner_steps, bool) or not isinstance(inner_steps, (int, np.integer))
