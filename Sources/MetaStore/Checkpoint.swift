@@ -262,3 +262,38 @@ func shortText(_ value: JSON) -> String {
     guard let text = try? value.serialized else { return value.kindName }
     return text.count > 200 ? String(text.prefix(200)) + "..." : text
 }
+
+// MARK: - The run's learner and optimizer
+
+extension Checkpoint {
+    /// Descriptions that record how the run's learner and optimizer were
+    /// made, as the C ABI's trainers write them ("learner" and "optimizer":
+    /// their recipes' JSON), so Python's `fit(resume_from=)` and
+    /// `learnerSpec` / `optimizerSpec` find them.
+    public static func descriptions(learner: LearnerSpec, optimizer: OptimizerSpec) throws -> [(String, String)] {
+        [("learner", try learner.json.serialized), ("optimizer", try optimizer.json.serialized)]
+    }
+
+    /// The learner recorded in the descriptions (under "learner"), or nil
+    /// when there is none; throws, naming the file, when it is not a
+    /// learner's recipe.
+    public func learnerSpec() throws -> LearnerSpec? {
+        try described("learner", LearnerSpec.init(json:))
+    }
+
+    /// The optimizer recorded in the descriptions (under "optimizer"), or nil.
+    public func optimizerSpec() throws -> OptimizerSpec? {
+        try described("optimizer", OptimizerSpec.init(json:))
+    }
+
+    private func described<T>(_ key: String, _ read: (JSON) throws -> T) throws -> T? {
+        guard let text = descriptions.first(where: { $0.0 == key })?.1 else { return nil }
+        return try StoreFormat.naming(source) {
+            let json: JSON
+            do { json = try JSON.parse(text) } catch let e as MetaError {
+                throw MetaError.argument("metadata \(quotedText(key)) is not JSON: \(e.message)")
+            }
+            return try read(json)
+        }
+    }
+}
