@@ -106,7 +106,11 @@ final class Arguments {
     }
 
     func bool(_ name: String, default fallback: Bool) throws -> Bool {
-        guard let v = take(name) else { return fallback }
+        try optionalBool(name) ?? fallback
+    }
+
+    func optionalBool(_ name: String) throws -> Bool? {
+        guard let v = take(name) else { return nil }
         guard case .int(let x) = v, x == 0 || x == 1 else { throw wrong(name, "a bool", v) }
         return x == 1
     }
@@ -251,6 +255,18 @@ final class Arguments {
         guard let v = try optionalInts(name) else { throw missing(name) }
         return v
     }
+}
+
+/// MetaStore's specs (learners, optimizers, schedules) read their
+/// hyper-parameters through these and check ranges themselves.
+extension Arguments: SpecArguments {
+    func real(_ name: String) throws -> Double? { try optionalDouble(name) }
+    func integer(_ name: String) throws -> Int? { try optionalInt(name) }
+    func flag(_ name: String) throws -> Bool? { try optionalBool(name) }
+    func text(_ name: String) throws -> String? { try optionalString(name) }
+    func integers(_ name: String) throws -> [Int]? { try optionalInts(name)?.map { Int($0) } }
+    func reals(_ name: String) throws -> [Float]? { try optionalTensor(name)?.scalars }
+    func absent(_ name: String) -> Error { missing(name) }
 }
 
 /// What a call returns: named values, filled by the callee, handed to the

@@ -31,11 +31,9 @@ enum Check {
         return Int(truncatingIfNeeded: value)
     }
 
-    /// Most inner steps one call takes (MS_MAX_INNER_STEPS): papers adapt
-    /// for 1 to 100 steps and fine-tuning protocols for a few hundred; a
-    /// count past this is a mistaken argument, and a native loop that long
-    /// could not be interrupted.
-    static let maxInnerSteps: Int64 = 10_000
+    /// Most inner steps one call takes (MS_MAX_INNER_STEPS), as a learner's
+    /// spec allows (`LearnerSpec.maxInnerSteps`).
+    static let maxInnerSteps = Int64(LearnerSpec.maxInnerSteps)
     /// Most episodes one evaluation call draws (MS_MAX_EPISODES): 600 is the
     /// convention, 10,000 the most papers use.
     static let maxEpisodes: Int64 = 1_000_000

@@ -57,64 +57,41 @@ extension ModelObject {
 }
 
 extension LearnerObject {
-    /// Writes the learner: its recipe (kind and hyper-parameters), its model
-    /// (under "model.", as a model file stores it) and its own
-    /// meta-parameters (Meta-SGD's rates, under "learner.").
+    /// Writes the learner (MetaStore's `StoredLearner`): its spec (kind and
+    /// hyper-parameters), its model (under "model.", as a model file stores
+    /// it) and its own meta-parameters (Meta-SGD's rates, under "learner.").
     func save(_ args: Arguments, _ out: Results) throws {
         let path = try args.string("path")
         // What the caller's own class keeps beside the engine's arguments (JSON), stored as is.
         let attributes = try args.optionalString("attributes")
         try args.done()
-        if let attributes, (try? JSON.parse(attributes))?.object == nil {
-            throw BridgeError.argument("attributes: expected a JSON object")
-        }
-        let recipe = try recorded("save")
-        let stored = try StoredModel(model.model, parameters: model.parameters, buffers: model.buffers,
-                                     inputShape: model.inputShape)
-        let (metadata, entries) = try stored.encoded(prefix: "model.")
-        let n = model.specs.count
-        let own = try zip(specs[n...], metaParameters[n...]).map { try SafeTensors.Entry(name: "learner." + $0.name, tensor: $1) }
-        try SafeTensors(entries: entries + own, metadata: StoreFormat.header(kind: recipe.kind)
-                        + [("learner", try recipe.json.serialized)] + (attributes.map { [("attributes", $0)] } ?? [])
-                        + metadata).write(to: path)
+        try StoredLearner(spec, model: model.model, metaParameters: metaParameters, buffers: model.buffers,
+                          inputShape: model.inputShape, attributes: attributes).write(to: path)
     }
 
-    func recorded(_ what: String) throws -> Recipe {
-        guard let recipe else { throw BridgeError.argument("\(what): this learner was not made by ms_new, so it has no recipe") }
-        return recipe
-    }
-
-    /// The learner in `file`: its model rebuilt, the recipe replayed on it,
+    /// The learner in `file`: its model rebuilt, the spec made around it,
     /// its own meta-parameters set.
-    static func load(_ file: SafeTensors, path: String) throws -> (LearnerObject, StoredModel) {
-        let stored = try StoredModel.decode(file, path: path, prefix: "model.")
-        let model = try ModelFactory.described(stored.layer, inputShape: stored.inputShape, values: stored.parameters,
-                                               buffers: stored.buffers)
-        let recipe = try inFile(path) { try Recipe(json: try StoreFormat.json(file, "learner", path: path), "learner") }
-        guard let learner = try inFile(path, { try recipe.replay(model: model, "learner") }) as? LearnerObject else {
-            throw StoreFormat.fileError(path, "the learner's recipe makes a \(recipe.kind), not a learner")
-        }
+    static func load(_ file: SafeTensors, path: String) throws -> (LearnerObject, StoredLearner) {
+        let stored = try StoredLearner.decode(file, path: path)
+        let model = try ModelFactory.described(stored.model.layer, inputShape: stored.model.inputShape,
+                                               values: stored.model.parameters, buffers: stored.model.buffers)
+        let learner = try inFile(path) { try LearnerObject(stored.spec, model: model) }
         let n = model.specs.count
-        for (k, spec) in learner.specs.enumerated().dropFirst(n) {
-            let value = try inFile(path) { try file.tensor(named: "learner." + spec.name) }
-            guard value.shape == spec.shape else {
-                throw StoreFormat.fileError(path, "learner.\(spec.name): expected shape \(spec.shape), got \(value.shape)")
-            }
-            try inFile(path) { try Check.finite(value, "learner.\(spec.name)") }
-            learner.setMetaParameter(k, value)
+        for (k, value) in stored.learnerParameters.enumerated() {
+            try inFile(path) { try Check.finite(value, "learner.\(learner.specs[n + k].name)") }
+            learner.setMetaParameter(n + k, value)
         }
         return (learner, stored)
     }
 }
 
 extension OptimizerObject {
-    /// Writes the optimizer's recipe (rule, hyper-parameters, schedule); it holds no state.
+    /// Writes the optimizer's spec (rule, hyper-parameters, schedule; MetaStore's
+    /// `StoredOptimizer`); it holds no state.
     func save(_ args: Arguments, _ out: Results) throws {
         let path = try args.string("path")
         try args.done()
-        guard let recipe else { throw BridgeError.argument("save: this optimizer has no recipe") }
-        try SafeTensors(entries: [], metadata: StoreFormat.header(kind: recipe.kind)
-                        + [("optimizer", try recipe.json.serialized)]).write(to: path)
+        try StoredOptimizer.write(spec, to: path)
     }
 }
 
@@ -141,18 +118,13 @@ extension Functions {
                 let (learner, stored) = try LearnerObject.load(file, path: path)
                 out.set("object", learner)
                 out.set("model", learner.model)
-                out.set("recipe", try learner.recorded("load").json.serialized)
-                if let attributes = file.metadataValue(forKey: "attributes") { out.set("attributes", attributes) }
-                try describe(stored)
+                out.set("recipe", try learner.spec.json.serialized)
+                if let attributes = stored.attributes { out.set("attributes", attributes) }
+                try describe(stored.model)
             } else if kind.hasPrefix("optimizer.") || kind.hasPrefix("schedule.") {
-                let recipe = try inFile(path) {
-                    try Recipe(json: try StoreFormat.json(file, "optimizer", path: path), "optimizer")
-                }
-                guard let optimizer = try inFile(path, { try recipe.replay(model: nil, "optimizer") }) as? OptimizerObject else {
-                    throw StoreFormat.fileError(path, "the optimizer's recipe makes a \(recipe.kind), not an optimizer")
-                }
-                out.set("object", optimizer)
-                out.set("recipe", try recipe.json.serialized)
+                let spec = try StoredOptimizer.decode(file, path: path)
+                out.set("object", try inFile(path) { try OptimizerObject(spec) })
+                out.set("recipe", try spec.json.serialized)
             } else if kind == "checkpoint" {
                 // What a run's checkpoint says about the run; fit(resume_from=) restores it.
                 let checkpoint = try Checkpoint.read(path: path)

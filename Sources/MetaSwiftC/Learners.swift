@@ -12,9 +12,10 @@ import MetaSwift
 /// and parameters set on the model are the ones the learner starts from.
 /// The model object stays alive as long as the learner, even if its handle
 /// is freed.
-final class LearnerObject: Bridged, Recorded {
+final class LearnerObject: Bridged {
     static let kind = HandleKind.learner
-    var recipe: Recipe?
+    /// How it was made: what learner files and checkpoints store (its recipe).
+    let spec: LearnerSpec
 
     let learner: any MetaLearner
     let model: ModelObject
@@ -23,8 +24,9 @@ final class LearnerObject: Bridged, Recorded {
     private let lock = Lock()
     private var own: [Tensor]
 
-    init(_ learner: any MetaLearner, model: ModelObject) throws {
-        self.learner = learner
+    init(_ spec: LearnerSpec, model: ModelObject) throws {
+        self.spec = spec
+        self.learner = try spec.make(model: model.model)
         self.model = model
         self.specs = learner.metaParameterSpecs
         var rng = RNG(seed: 0)
@@ -50,85 +52,20 @@ final class LearnerObject: Bridged, Recorded {
 
 }
 
-/// The distance names the header offers. "euclidean" is the paper's squared
-/// Euclidean distance (Snell et al. 2017, §2.4: a Bregman divergence, which
-/// is what makes the prototype, a class mean, the right centre); the plain
-/// (square-rooted) distance is not offered because the paper found it worse.
-private let distances: [(String, ProtoNet.Distance)] = [
-    ("euclidean", .squaredEuclidean), ("squared_euclidean", .squaredEuclidean), ("cosine", .cosine),
-]
-
-/// The settings every gradient-based learner takes, read in the caller's terms.
-private struct InnerLoop {
-    let model: ModelObject
-    let innerLR: Float
-    let innerSteps: Int
-    let firstOrder: Bool
-    let loss: TaskLoss
-
-    init(_ args: Arguments, firstOrder defaultOrder: Bool = false, minimumSteps: Int64 = 0) throws {
-        model = try args.object("model", as: ModelObject.self)
-        innerLR = try args.float("inner_lr", default: 0.01, minimum: 0)
-        innerSteps = try args.int("inner_steps", default: 1, in: minimumSteps...Check.maxInnerSteps)
-        firstOrder = try args.bool("first_order", default: defaultOrder)
-        loss = try args.choice("loss", default: TaskLoss.crossEntropy)
-    }
-}
-
-private func learner(_ model: ModelObject, _ make: () throws -> any MetaLearner) throws -> LearnerObject {
-    try LearnerObject(try make(), model: model)
-}
-
 extension Kinds {
-    static let learners: [String: (Arguments) throws -> any Bridged] = [
-        "learner.MAML": { args in
-            let p = try InnerLoop(args)
-            try args.done()
-            return try learner(p.model) {
-                try MAML(model: p.model.model, innerLR: p.innerLR, innerSteps: p.innerSteps, firstOrder: p.firstOrder,
-                         loss: p.loss)
-            }
-        },
-        "learner.MetaSGD": { args in
-            let p = try InnerLoop(args)
-            try args.done()
-            return try learner(p.model) {
-                try MetaSGD(model: p.model.model, initialLR: p.innerLR, innerSteps: p.innerSteps,
-                            firstOrder: p.firstOrder, loss: p.loss)
-            }
-        },
-        "learner.ANIL": { args in
-            let p = try InnerLoop(args)
-            let n = p.model.specs.count
-            let head = try args.int("head_parameters", default: 2)
-            try args.done()
-            guard head >= 1, head <= n else {
-                throw BridgeError.argument("head_parameters: must be in 1...\(n) (the model has \(n) parameter tensors), got \(head)")
-            }
-            return try learner(p.model) {
-                try ANIL(model: p.model.model, innerLR: p.innerLR, innerSteps: p.innerSteps, firstOrder: p.firstOrder,
-                         loss: p.loss, headParameters: head)
-            }
-        },
-        "learner.Reptile": { args in
-            let p = try InnerLoop(args, firstOrder: true, minimumSteps: 1)
-            try args.done()
-            guard p.firstOrder else { throw BridgeError.argument("first_order: Reptile is first-order by definition") }
-            return try learner(p.model) {
-                try Reptile(model: p.model.model, innerLR: p.innerLR, innerSteps: p.innerSteps, loss: p.loss)
-            }
-        },
-        "learner.ProtoNet": { args in
-            let model = try args.object("model", as: ModelObject.self)
-            let name = try args.string("distance", default: "euclidean")
-            try args.done()
-            guard let d = distances.first(where: { $0.0 == name })?.1 else {
-                let known = distances.map { "'\($0.0)'" }.joined(separator: ", ")
-                throw BridgeError.argument("distance: unknown distance '\(name)'; expected one of \(known)")
-            }
-            return try LearnerObject(ProtoNet(encoder: model.model, distance: d), model: model)
-        },
-    ]
+    /// One constructor per learner MetaStore's `LearnerSpec` knows: the
+    /// model, then the spec's arguments ("inner_lr", "inner_steps",
+    /// "first_order", "loss"; ANIL's "head_parameters"; ProtoNet's only
+    /// "distance"), whose defaults and ranges are the spec's.
+    static let learners: [String: (Arguments) throws -> any Bridged] = Dictionary(uniqueKeysWithValues:
+        LearnerSpec.Kind.allCases.map { kind in
+            (kind.rawValue, { (args: Arguments) throws -> any Bridged in
+                let model = try args.object("model", as: ModelObject.self)
+                let spec = try LearnerSpec(kind, reading: args)
+                try args.done()
+                return try LearnerObject(spec, model: model)
+            })
+        })
 }
 
 extension LearnerObject {

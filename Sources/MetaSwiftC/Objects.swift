@@ -97,11 +97,6 @@ public func ms_new(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ kind: UnsafeP
         var made: (any Bridged)?
         _ = try run(args, context: name) { a, _ in made = try constructor.make(a) }
         guard let made else { return }
-        if let recorded = made as? Recorded {
-            // What files store to make it again (learners, optimizers).
-            let bag = args == nil ? nil : try Handles.resolve(args, as: ArgsObject.self, "args")
-            recorded.recipe = Recipe(kind: name, bag: bag)
-        }
         out.pointee = Handles.publish(made, kind: type(of: made).kind)
     }
 }

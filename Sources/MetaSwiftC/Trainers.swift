@@ -34,16 +34,10 @@ final class TrainerObject: Bridged {
     /// the learner's model and own meta-parameters take the checkpoint's values.
     init(restoring checkpoint: Checkpoint, path: String, learner: LearnerObject, taskset: TasksetObject,
          optimizer: OptimizerObject) throws {
-        for (key, object) in [("learner", learner.recipe), ("optimizer", optimizer.recipe)] {
-            guard let stored = checkpoint.descriptions.first(where: { $0.0 == key })?.1 else {
-                throw StoreFormat.fileError(path, "no \(key) recipe: not a checkpoint of a run made through the bridge")
-            }
-            guard let mine = try object?.json.serialized, mine == stored else {
-                throw StoreFormat.fileError(path, "the run's \(key) was \(stored); this \(key) is "
-                                            + ((try? object?.json.serialized) ?? nil ?? "one made without a recipe")
-                                            + ". Resume with the \(key) the run was made with")
-            }
-        }
+        try Self.check("learner", try inFile(path) { try checkpoint.learnerSpec() }, learner.spec, learner.spec.json,
+                       checkpoint, path)
+        try Self.check("optimizer", try inFile(path) { try checkpoint.optimizerSpec() }, optimizer.spec,
+                       optimizer.spec.json, checkpoint, path)
         self.learner = learner
         self.taskset = taskset
         self.optimizer = optimizer
@@ -52,6 +46,19 @@ final class TrainerObject: Bridged {
         learner.setMetaParameters(trainer.metaParameters)
         for (i, b) in checkpoint.model.buffers.enumerated() { learner.model.setBuffer(i, b) }
         restoredLosses = checkpoint.losses
+    }
+
+    /// Throws unless the run's `key` (the spec its checkpoint describes) is `mine`.
+    private static func check<T: Equatable>(_ key: String, _ stored: T?, _ mine: T, _ json: JSON, _ checkpoint: Checkpoint,
+                                            _ path: String) throws {
+        guard let stored else {
+            throw StoreFormat.fileError(path, "no \(key) recipe: the checkpoint does not say how the run's \(key) was made")
+        }
+        guard stored == mine else {
+            let text = checkpoint.descriptions.first { $0.0 == key }?.1 ?? ""
+            throw StoreFormat.fileError(path, "the run's \(key) was \(text); this \(key) is \(try json.serialized). "
+                                        + "Resume with the \(key) the run was made with")
+        }
     }
 
     /// A trainer for `previous`'s learner that carries on with its optimizer
@@ -151,14 +158,11 @@ extension TrainerObject {
         let path = try args.string("path")
         let losses = try args.optionalTensor("losses", finite: false)?.scalars ?? []
         try args.done()
-        guard let learnerRecipe = learner.recipe, let optimizerRecipe = optimizer.recipe else {
-            throw BridgeError.argument("checkpoint: the learner or the optimizer was made without a recipe")
-        }
         let model = learner.model
         let snapshot = lock.withLock { trainer }
         try Checkpoint(snapshot, model: model.model, buffers: model.buffers, inputShape: model.inputShape, losses: losses,
-                       descriptions: [("learner", try learnerRecipe.json.serialized),
-                                      ("optimizer", try optimizerRecipe.json.serialized)]).write(to: path)
+                       descriptions: try Checkpoint.descriptions(learner: learner.spec, optimizer: optimizer.spec))
+            .write(to: path)
     }
 
     /// The meta-losses a restored run had before its checkpoint (empty otherwise).
