@@ -319,13 +319,8 @@ def test_load_state_dict_is_strict_and_all_or_nothing():
 
 
 def sinusoid_tasks(n, seed):
-    g = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        a, p = g.uniform(0.1, 5), g.uniform(0, np.pi)
-        xs, xq = g.uniform(-5, 5, (5, 1)).astype(np.float32), g.uniform(-5, 5, (5, 1)).astype(np.float32)
-        out.append((xs, (a * np.sin(xs - p)).astype(np.float32), xq, (a * np.sin(xq - p)).astype(np.float32)))
-    return out
+    data = ms.data.Sinusoid(shots=5, queries=5, seed=seed)
+    return [data.sample() for _ in range(n)]
 
 
 LEARNERS = {

@@ -60,30 +60,12 @@ def batch_norm(x, gamma, beta, axes, eps=1e-5):
 
 
 def lstm(x, wx, wh, b):
-    n, t, _ = x.shape
-    hsz = wh.shape[0]
-    h, c, outs = np.zeros((n, hsz)), np.zeros((n, hsz)), []
-    for k in range(t):
-        z = x[:, k] @ wx + h @ wh + b
-        i, f, g, o = (z[:, q * hsz:(q + 1) * hsz] for q in range(4))
-        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-        h = sigmoid(o) * np.tanh(c)
-        outs.append(h)
-    return np.stack(outs, 1)
+    zeros = np.zeros((x.shape[0], wh.shape[0]))
+    return lstm_state(x, wx, wh, b, zeros, zeros)[0]
 
 
 def gru(x, wx, wh, bx, bh):
-    n, t, _ = x.shape
-    hsz = wh.shape[0]
-    h, outs = np.zeros((n, hsz)), []
-    for k in range(t):
-        a, b = x[:, k] @ wx + bx, h @ wh + bh
-        r = sigmoid(a[:, :hsz] + b[:, :hsz])
-        z = sigmoid(a[:, hsz:2 * hsz] + b[:, hsz:2 * hsz])
-        m = np.tanh(a[:, 2 * hsz:] + r * b[:, 2 * hsz:])
-        h = (1 - z) * m + z * h
-        outs.append(h)
-    return np.stack(outs, 1)
+    return gru_state(x, wx, wh, bx, bh, np.zeros((x.shape[0], wh.shape[0])))[0]
 
 
 erf = np.vectorize(math.erf)

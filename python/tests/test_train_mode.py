@@ -104,13 +104,8 @@ def test_bad_mode_arguments_are_refused_by_name():
 
 
 def sinusoid_tasks(n, seed):
-    g = np.random.default_rng(seed)
-    tasks = []
-    for _ in range(n):
-        a, p = g.uniform(0.1, 5), g.uniform(0, np.pi)
-        xs, xq = g.uniform(-5, 5, (5, 1)).astype(np.float32), g.uniform(-5, 5, (5, 1)).astype(np.float32)
-        tasks.append((xs, (a * np.sin(xs - p)).astype(np.float32), xq, (a * np.sin(xq - p)).astype(np.float32)))
-    return tasks
+    data = ms.data.Sinusoid(shots=5, queries=5, seed=seed)
+    return [data.sample() for _ in range(n)]
 
 
 def dropout_net(p=0.3):
