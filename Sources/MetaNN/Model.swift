@@ -53,13 +53,7 @@ extension Model {
 
     /// Throws unless `shapes` match `parameterSpecs` one for one.
     public func checkParameters(_ shapes: [[Int]]) throws {
-        let specs = parameterSpecs
-        guard shapes.count == specs.count else {
-            throw MetaError.argument("parameters: expected \(specs.count) tensors (\(specs)), got \(shapes.count)")
-        }
-        for (s, spec) in zip(shapes, specs) where s != spec.shape {
-            throw MetaError.shape("parameter \(spec.name): expected shape \(spec.shape), got \(s)")
-        }
+        try checkShapes(shapes, against: parameterSpecs, list: "parameters", item: "parameter")
     }
 
     /// Fresh parameters with their names.
@@ -100,5 +94,16 @@ public struct Parameters: Sendable, CustomStringConvertible {
 
     public var description: String {
         "Parameters(" + zip(names, values).map { "\($0.0)\($0.1.shape)" }.joined(separator: ", ") + ")"
+    }
+}
+
+/// Throws unless `shapes` match `specs` one for one: "parameters: expected 2
+/// tensors ...", "parameter W: expected shape ...".
+func checkShapes(_ shapes: [[Int]], against specs: [ParameterSpec], list: String, item: String) throws {
+    guard shapes.count == specs.count else {
+        throw MetaError.argument("\(list): expected \(specs.count) tensors (\(specs)), got \(shapes.count)")
+    }
+    for (s, spec) in zip(shapes, specs) where s != spec.shape {
+        throw MetaError.shape("\(item) \(spec.name): expected shape \(spec.shape), got \(s)")
     }
 }

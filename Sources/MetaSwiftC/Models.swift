@@ -57,13 +57,6 @@ final class ModelObject: Bridged {
     var parameters: [Tensor] { lock.withLock { values } }
     var buffers: [Tensor] { lock.withLock { bufferValues } }
 
-    /// Throws, naming `path`, unless `values` fit the model's buffers.
-    func checkBuffers(_ values: [Tensor], _ path: String) throws {
-        guard values.map(\.shape) == bufferSpecs.map(\.shape) else {
-            throw StoreFormat.fileError(path, "buffers \(values.map(\.shape)) do not fit the model's \(bufferSpecs)")
-        }
-    }
-
     func setBuffer(_ index: Int, _ value: Tensor) {
         lock.withLock { bufferValues[index] = value }
     }

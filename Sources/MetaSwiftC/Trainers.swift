@@ -42,7 +42,7 @@ final class TrainerObject: Bridged {
         self.taskset = taskset
         self.optimizer = optimizer
         trainer = try checkpoint.trainer(learner: learner.learner, optimizer: optimizer.transformation)
-        try learner.model.checkBuffers(checkpoint.model.buffers, path)
+        try inFile(path) { try learner.model.model.checkBuffers(checkpoint.model.buffers.map(\.shape)) }
         learner.setMetaParameters(trainer.metaParameters)
         for (i, b) in checkpoint.model.buffers.enumerated() { learner.model.setBuffer(i, b) }
         restoredLosses = checkpoint.losses

@@ -112,12 +112,6 @@ extension Model {
 
     /// Throws unless `shapes` match `bufferSpecs` one for one.
     public func checkBuffers(_ shapes: [[Int]]) throws {
-        let specs = bufferSpecs
-        guard shapes.count == specs.count else {
-            throw MetaError.argument("buffers: expected \(specs.count) tensors (\(specs)), got \(shapes.count)")
-        }
-        for (s, spec) in zip(shapes, specs) where s != spec.shape {
-            throw MetaError.shape("buffer \(spec.name): expected shape \(spec.shape), got \(s)")
-        }
+        try checkShapes(shapes, against: bufferSpecs, list: "buffers", item: "buffer")
     }
 }
