@@ -1201,6 +1201,12 @@ def learner_fit(g):
             kwargs.pop("optimizer", None)
     if isinstance(learner, g.ms.Reptile) and g.r.random() < 0.2:
         kwargs["epsilon"] = g.real(0.01, 0.5)
+    if g.r.random() < 0.15:
+        kwargs["checkpoint"] = g.r.choice(["'run.safetensors'", "'run.safetensors'", "''", "3", "'/nonexistent/r'"])
+        kwargs["checkpoint_every"] = g.int_(1, 3)
+    if g.r.random() < 0.1 and "resume" not in kwargs:
+        kwargs["resume_from"] = g.r.choice(["'run.safetensors'", "'run.safetensors'", "'missing.safetensors'",
+                                            "'m0.safetensors'", "None", "Evil()"])
     if not g.fitting_tasksets(learner) and g.r.random() < 0.8:
         return g.make_taskset_for(learner)
     return Stmt(f"{lr}.fit", [g.taskset_for(learner)], kwargs)
