@@ -315,6 +315,12 @@ struct Plan {
             let kind = "Linear(\(l.inputs), \(l.outputs))"
             plan = try leaf(l, [("weight", [l.outputs, l.inputs], .transposed(0), "PyTorch's (out, in) for this \(kind)")]
                             + (l.bias ? [("bias", [l.outputs], .same(1), "(out) for this \(kind)")] : []))
+        case let l as CosineLinear:
+            // torch.nn.utils.weight_norm(nn.Linear(in, out, bias=False)): weight_g (out, 1), weight_v (out, in).
+            let kind = "CosineLinear(\(l.inputs), \(l.outputs))"
+            plan = try leaf(l, (l.learnedNorm ? [("weight_g", [l.outputs, 1], .same(1), "weight_norm's (out, 1) for this \(kind)")]
+                                              : [])
+                            + [("weight_v", [l.outputs, l.inputs], .transposed(0), "PyTorch's (out, in) for this \(kind)")])
         case let c as Conv2d:
             let kind = "Conv2d(\(c.inChannels), \(c.outChannels))"
             plan = try leaf(c, [("weight", [c.outChannels, c.inChannels, c.kernelSize.0, c.kernelSize.1], .same(0),

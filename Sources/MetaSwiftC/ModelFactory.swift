@@ -83,7 +83,7 @@ extension ModelFactory {
     /// width, and the embedding size of a headless encoder, follow from
     /// `imageSize`, so the check names it rather than failing inside a layer.
     static func conv4(inChannels: Int, hidden: Int, blocks: Int, outputs: Int?, imageSize: Int,
-                      seed: UInt64) throws -> ModelObject {
+                      momentum: Float = 0.1, trackRunningStats: Bool = false, seed: UInt64) throws -> ModelObject {
         // Each block's 2x2 pool needs at least 2x2 pixels: imageSize >= 2^blocks.
         guard blocks <= 30, imageSize >> blocks >= 1 else {
             throw BridgeError.argument("image_size: \(imageSize) is too small for \(blocks) blocks "
@@ -97,7 +97,7 @@ extension ModelFactory {
         ])
         try Check.fitsInMemory(elements: weights, "hidden")
         let model = try Conv4(inChannels: inChannels, hidden: hidden, blocks: blocks, outputs: outputs,
-                              imageSize: imageSize)
+                              imageSize: imageSize, momentum: momentum, trackRunningStats: trackRunningStats)
         var rng = RNG(seed: seed)
         let values = try model.initialParameters(rng: &rng)
         let channels = max(inChannels, hidden)

@@ -111,10 +111,12 @@ extension Kinds {
             let blocks = try args.int("blocks", default: 4, in: 1...Int64(Int32.max))
             let outputs = try args.optionalInt("outputs", in: 1...Int64(Int32.max))
             let imageSize = try args.int("image_size", default: 28, in: 1...Int64(Int32.max))
+            let momentum = try args.float("momentum", default: 0.1, minimum: 0, maximum: 1)
+            let track = try args.bool("track_running_stats", default: false)
             let seed = try args.seed("seed")
             try args.done()
             return try ModelFactory.conv4(inChannels: inChannels, hidden: hidden, blocks: blocks, outputs: outputs,
-                                          imageSize: imageSize, seed: seed)
+                                          imageSize: imageSize, momentum: momentum, trackRunningStats: track, seed: seed)
         },
     ]
 }

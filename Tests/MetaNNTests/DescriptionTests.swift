@@ -48,6 +48,9 @@ final class DescriptionTests: XCTestCase {
             (try MLP(sizes: [3, 5, 2], activation: .tanh, bias: false), [4, 3]),
             (try Conv4(inChannels: 1, hidden: 4, blocks: 4, outputs: 5, imageSize: 28), [2, 1, 28, 28]),
             (try Conv4(inChannels: 3, hidden: 2, blocks: 2, imageSize: 10, eps: 1e-3), [2, 3, 10, 12]),
+            (try Conv4(inChannels: 1, hidden: 2, blocks: 2, imageSize: 8, momentum: 0.2, trackRunningStats: true), [2, 1, 8, 8]),
+            (try CosineLinear(inputs: 6, outputs: 3, scale: 4), [5, 6]),
+            (try CosineLinear(inputs: 6, outputs: 3, scale: 2, learnedNorm: false), [5, 6]),
             (try ResNet12(inChannels: 3, widths: [2, 3, 4, 5], outputs: 4), [2, 3, 16, 16]),
             (try ResNet12(inChannels: 1, widths: [2, 2, 2, 3]), [2, 1, 17, 16]),
         ]
@@ -149,7 +152,7 @@ final class DescriptionTests: XCTestCase {
         assertBuildFails(sequential(relu, relu, relu, #"{"type": "Conv2d", "in_channels": -2, "out_channels": 3, "kernel_size": 3}"#),
                          "layers[3] (Conv2d).in_channels: must be >= 1, got -2")
         assertBuildFails(sequential(relu, relu, relu, relu, relu, relu, relu, #"{"type": "Conv3d"}"#),
-                         "layers[7]: unknown layer type 'Conv3d'; expected one of Sequential, Linear, Conv2d")
+                         "layers[7]: unknown layer type 'Conv3d'; expected one of Sequential, Linear, CosineLinear, Conv2d")
         assertBuildFails(sequential(#"{"type": "Linear", "in_feature": 3, "out_features": 2}"#),
                          "layers[0] (Linear): unknown argument 'in_feature'; expected in_features, out_features, bias")
         assertBuildFails(#"{"type": "ReLU", "inplace": true}"#, "ReLU: unknown argument 'inplace'; it takes no arguments")

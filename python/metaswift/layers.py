@@ -37,7 +37,7 @@ from . import _args, _core
 from ._arrays import as_float32, to_numpy
 from .nn import Module
 
-__all__ = ["Layer", "Sequential", "Residual", "Linear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+__all__ = ["Layer", "Sequential", "Residual", "Linear", "CosineLinear", "Conv2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU", "Softplus", "Identity", "MaxPool2d", "AvgPool2d",
            "GlobalAvgPool2d", "Flatten", "Dropout", "LSTM", "GRU", "LastStep", "ResNet12", "from_description"]
 
@@ -204,6 +204,36 @@ class Linear(Layer):
 
     def _members(self):
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias}
+
+
+class CosineLinear(Layer):
+    """A cosine classifier (Baseline++'s head): ``scale * g_c * cos(x, W_c)``
+    for each class c, the column ``W_c`` of W (in_features, out_features)
+    weight-normalised with a learned norm ``g`` (out_features, 1) initialised
+    to ``|W_c|``, and x L2-normalised as ``x / (|x| + 1e-5)``; no bias. With
+    ``learned_norm=False`` there is no g: ``scale * cos(x, W_c)``. ``scale``
+    defaults to the official code's 2 up to 200 classes, 10 beyond.
+
+    Its PyTorch layout is ``torch.nn.utils.weight_norm(nn.Linear(in, out,
+    bias=False))``: ``weight_g`` and ``weight_v``.
+
+    References:
+        Chen, Liu, Kira, Wang, Huang. A Closer Look at Few-shot
+        Classification. ICLR 2019. https://arxiv.org/abs/1904.04232
+    """
+
+    _type = "CosineLinear"
+
+    def __init__(self, in_features, out_features, scale=None, learned_norm=True):
+        self.in_features, self.out_features = _size(in_features, "in_features"), _size(out_features, "out_features")
+        self.scale = (2.0 if self.out_features <= 200 else 10.0) if scale is None else _args.real(scale, "scale")
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise _core.Error(f"scale: must be finite and > 0, got {self.scale}")
+        self.learned_norm = _args.flag(learned_norm, "learned_norm")
+
+    def _members(self):
+        return {"in_features": self.in_features, "out_features": self.out_features, "scale": self.scale,
+                "learned_norm": self.learned_norm}
 
 
 class Conv2d(Layer):
@@ -473,6 +503,8 @@ def _build(d, path):
             else:
                 for key in ("in_channels", "hidden", "blocks", "outputs", "image_size"):
                     setattr(model, "_" + key, members[key])
+                model._track_running_stats = bool(members.get("track_running_stats", False))
+                model._momentum = float(members.get("momentum", 0.1))
                 model._seed = 0
             return model
         cls = _TYPES.get(kind)
@@ -483,6 +515,6 @@ def _build(d, path):
         raise _core.Error(f"{path} ({kind}): does not fit the layer's arguments ({exc})") from None
 
 
-_TYPES = {cls._type: cls for cls in (Linear, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, ReLU, LeakyReLU, Tanh, Sigmoid,
+_TYPES = {cls._type: cls for cls in (Linear, CosineLinear, Conv2d, BatchNorm1d, BatchNorm2d, LayerNorm, ReLU, LeakyReLU, Tanh, Sigmoid,
                                      GELU, Softplus, Identity, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout,
                                      LSTM, GRU, LastStep)}

@@ -253,7 +253,12 @@ class Conv4(Module):
 
     Batch norm uses the statistics of the batch it is given, at training and
     at test time alike, with no running averages (as MAML and learn2learn do;
-    transductive: an episode's queries are normalised together).
+    transductive: an episode's queries are normalised together), unless
+    ``track_running_stats=True``: then each block keeps ``running_mean`` and
+    ``running_var`` buffers, which ``forward(x, training=True)`` and
+    supervised pre-training (:class:`~metaswift.transfer.Pretrainer`) update
+    and an inference forward normalises with (PyTorch's train and eval
+    modes), on the same fused kernels.
 
     Without a head the model is an encoder: it maps images to embeddings of
     ``embedding_size = hidden * s * s`` features with ``s = image_size //
@@ -272,6 +277,9 @@ class Conv4(Module):
             ``image_size >= 2**blocks``.
         seed: an integer in ``[0, 2**64)``; the same seed gives the same
             initial parameters.
+        track_running_stats: keep running batch-norm statistics (for
+            pre-training and transfer); off by default, the episodic convention.
+        momentum: the weight of the newest batch in the running statistics.
 
     Example:
         >>> import numpy as np
@@ -300,8 +308,14 @@ class Conv4(Module):
     outputs = _args.fixed("outputs", "Classes of the linear head (None for an encoder).", "the model")
     image_size = _args.fixed("image_size", "The side of the square input images.", "the model")
     seed = _args.fixed("seed", "The seed of the initial parameters.", "the model")
+    track_running_stats = _args.fixed("track_running_stats", "Whether batch norm keeps running statistics.",
+                                      "the model")
+    momentum = _args.fixed("momentum", "The weight of the newest batch in the running statistics.", "the model")
+    _track_running_stats = False
+    _momentum = 0.1
 
-    def __init__(self, in_channels=1, hidden=64, blocks=4, outputs=None, image_size=28, seed=0):
+    def __init__(self, in_channels=1, hidden=64, blocks=4, outputs=None, image_size=28, seed=0,
+                 track_running_stats=False, momentum=0.1):
         self._in_channels = _args.integer(in_channels, "in_channels")
         self._hidden = _args.integer(hidden, "hidden")
         self._blocks = _args.integer(blocks, "blocks")
@@ -310,8 +324,11 @@ class Conv4(Module):
         self._outputs = outputs
         self._image_size = _args.integer(image_size, "image_size")
         self._seed = seed
+        self._track_running_stats = _args.flag(track_running_stats, "track_running_stats")
+        self._momentum = _args.real(momentum, "momentum")
         self._model = _core.new("model.Conv4", in_channels=self.in_channels, hidden=self.hidden, blocks=self.blocks,
-                                outputs=outputs, image_size=self.image_size, seed=seed)
+                                outputs=outputs, image_size=self.image_size, momentum=self.momentum,
+                                track_running_stats=self.track_running_stats, seed=seed)
 
     @property
     def embedding_size(self):
@@ -325,17 +342,19 @@ class Conv4(Module):
         ``head.b``) with ``outputs``, 0 for an encoder."""
         return 0 if self.outputs is None else 2
 
-    def forward(self, x):
+    def forward(self, x, training=False, seed=0):
         """The network applied to images ``x`` of shape ``(batch, in_channels,
         image_size, image_size)``: a read-only float32 array of shape
         ``(batch, outputs)``, or ``(batch, embedding_size)`` for an encoder.
-        Batch norm normalises with the statistics of this batch. The engine
-        runs without the GIL."""
-        return to_numpy(self._model.call("forward", x=as_float32(x, "x"))["y"])
+        Batch norm normalises with the statistics of this batch, or, with
+        ``track_running_stats``, with the running ones in inference (and
+        updates them with ``training=True``). The engine runs without the GIL."""
+        return super().forward(x, training=training, seed=seed)
 
     def __repr__(self):
+        tracking = f", track_running_stats=True, momentum={self.momentum}" if self.track_running_stats else ""
         return (f"Conv4(in_channels={self.in_channels}, hidden={self.hidden}, blocks={self.blocks}, "
-                f"outputs={self.outputs}, image_size={self.image_size}, seed={self.seed}, "
+                f"outputs={self.outputs}, image_size={self.image_size}, seed={self.seed}{tracking}, "
                 f"parameters={self.num_parameters})")
 
 

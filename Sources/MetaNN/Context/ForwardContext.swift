@@ -68,6 +68,9 @@ public final class ForwardContext {
         buffers![bufferOffset + i] = value
     }
 
+    /// Puts back buffers saved before a forward that failed part-way.
+    func restoreBuffers(_ saved: [Tensor]?) { buffers = saved }
+
     /// Runs `body` with the buffers offset by `offset` more (a part of a composite).
     public func within<T>(offset: Int, _ body: () throws -> T) rethrows -> T {
         let saved = bufferOffset

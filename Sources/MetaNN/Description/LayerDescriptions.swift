@@ -15,6 +15,14 @@ extension Linear: Describable {
     }
 }
 
+extension CosineLinear: Describable {
+    public var layerType: String { "CosineLinear" }
+    public var layerDescription: JSON {
+        ["type": "CosineLinear", "in_features": JSON(inputs), "out_features": JSON(outputs), "scale": JSON(scale),
+         "learned_norm": JSON(learnedNorm)]
+    }
+}
+
 extension Conv2d: Describable {
     public var layerType: String { "Conv2d" }
     public var layerDescription: JSON {
@@ -170,10 +178,15 @@ extension MLP: Describable {
 
 extension Conv4: Describable {
     public var layerType: String { "Conv4" }
-    /// "outputs" is null for the body alone.
+    /// "outputs" is null for the body alone. "momentum" and
+    /// "track_running_stats" appear only when it tracks running statistics,
+    /// so the descriptions (and files) of the episodic Conv4 stay as they were.
     public var layerDescription: JSON {
-        ["type": "Conv4", "in_channels": JSON(inChannels), "hidden": JSON(hidden), "blocks": JSON(blocks),
-         "outputs": outputs.map { JSON($0) } ?? .null, "image_size": JSON(imageSize), "eps": JSON(eps)]
+        let members: [(String, JSON)] = [
+            ("type", "Conv4"), ("in_channels", JSON(inChannels)), ("hidden", JSON(hidden)), ("blocks", JSON(blocks)),
+            ("outputs", outputs.map { JSON($0) } ?? .null), ("image_size", JSON(imageSize)), ("eps", JSON(eps)),
+        ]
+        return .object(members + (trackRunningStats ? [("momentum", JSON(momentum)), ("track_running_stats", JSON(true))] : []))
     }
 }
 

@@ -95,6 +95,12 @@ public enum ModelBuilder {
         Builder(type: "Linear", arguments: ["in_features", "out_features", "bias"]) { a in
             try Linear(inputs: a.int("in_features"), outputs: a.int("out_features"), bias: a.bool("bias", default: true))
         },
+        Builder(type: "CosineLinear", arguments: ["in_features", "out_features", "scale", "learned_norm"]) { a in
+            let outputs = try a.int("out_features")
+            return try CosineLinear(inputs: a.int("in_features"), outputs: outputs,
+                                    scale: a.float("scale", default: CosineLinear.defaultScale(classes: outputs), positive: true),
+                                    learnedNorm: a.bool("learned_norm", default: true))
+        },
         Builder(type: "Conv2d", arguments: ["in_channels", "out_channels", "kernel_size", "stride", "padding", "bias"]) { a in
             try Conv2d(inChannels: a.int("in_channels"), outChannels: a.int("out_channels"),
                        kernelSize: a.pair("kernel_size"), stride: a.pair("stride", default: (1, 1)),
@@ -168,7 +174,8 @@ public enum ModelBuilder {
             }
             return try MLP(sizes: sizes, activation: activation, bias: a.bool("bias", default: true))
         },
-        Builder(type: "Conv4", arguments: ["in_channels", "hidden", "blocks", "outputs", "image_size", "eps"]) { a in
+        Builder(type: "Conv4", arguments: ["in_channels", "hidden", "blocks", "outputs", "image_size", "eps", "momentum",
+                                           "track_running_stats"]) { a in
             let blocks = try a.int("blocks", default: 4)
             let imageSize = try a.int("image_size", default: 28)
             let outputs = try a.optionalInt("outputs")
@@ -177,7 +184,9 @@ public enum ModelBuilder {
             }
             return try Conv4(inChannels: a.int("in_channels", default: 1), hidden: a.int("hidden", default: 64),
                              blocks: blocks, outputs: outputs, imageSize: imageSize,
-                             eps: a.float("eps", default: 1e-5, positive: true))
+                             eps: a.float("eps", default: 1e-5, positive: true),
+                             momentum: a.float("momentum", default: 0.1, positive: false),
+                             trackRunningStats: a.bool("track_running_stats", default: false))
         },
         Builder(type: "ResNet12", arguments: ["in_channels", "widths", "outputs"]) { a in
             try ResNet12(inChannels: a.int("in_channels", default: 3),

@@ -31,6 +31,18 @@ extension Linear: ShapeInferring {
     }
 }
 
+extension CosineLinear: ShapeInferring {
+    public func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count == 2 else {
+            throw fitError("CosineLinear", nil, "input must be (N, features), got shape \(input)")
+        }
+        guard input[1] == inputs else {
+            throw fitError("CosineLinear", "in_features", "\(inputs), but its input has \(input[1]) features (shape \(input))")
+        }
+        return [input[0], outputs]
+    }
+}
+
 extension Conv2d: ShapeInferring {
     public func outputShape(for input: [Int]) throws -> [Int] {
         let x = try imageShape(input, "Conv2d")

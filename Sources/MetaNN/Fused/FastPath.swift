@@ -52,6 +52,25 @@ public struct FastPath<Fast: Model>: Model, Describable, ShapeInferring {
         }
     }
 
+    // Buffers (Conv4's running statistics) are the original's, in its order,
+    // which is the preset's too (block by block).
+    public var bufferSpecs: [ParameterSpec] { original.bufferSpecs }
+
+    public func initialBuffers() throws -> [Tensor] { try original.initialBuffers() }
+
+    public var isStochastic: Bool { original.isStochastic }
+
+    public func forward(_ params: ArraySlice<Variable>, _ x: Variable, context: ForwardContext) throws -> Variable {
+        let saved = context.buffers
+        do {
+            return try fast.forward(params, x, context: context)
+        } catch {
+            // The original's own error, in the user's terms, from the buffers as they were.
+            context.restoreBuffers(saved)
+            return try original.forward(params, x, context: context)
+        }
+    }
+
     public var layerType: String { original.layerType }
     public var layerDescription: JSON { original.layerDescription }
 

@@ -52,8 +52,9 @@ public enum Recognition {
     /// alone decides, which is sound because the presets accept every input
     /// their layers accept.
     public static func optimized(_ model: any Layer, inputShape: [Int]? = nil) -> any Layer {
-        // The fused forwards know no context: dropout and running statistics run as layers.
-        guard let sequential = model as? Sequential, !model.usesContext else { return model }
+        // Of the fused forwards, only Conv4's knows a context (running statistics);
+        // dropout, and running statistics elsewhere, run as layers.
+        guard let sequential = model as? Sequential, !model.isStochastic else { return model }
         if let inputShape {
             guard (try? model.outputShape(for: [1] + inputShape)) != nil else { return model }
         }
@@ -61,6 +62,7 @@ public enum Recognition {
         if let conv4 = conv4(layers, inputShape: inputShape), let fast = try? FastPath(original: model, fast: conv4) {
             return fast
         }
+        guard !model.usesContext else { return model }
         if let mlp = mlp(layers), let fast = try? FastPath(original: model, fast: mlp) {
             return fast
         }
@@ -88,12 +90,15 @@ public enum Recognition {
         // Every pooling halves the side; more than 62 of them fit no image.
         guard blocks <= 62 else { return nil }
         var eps: Float?
+        // Every block's batch norm alike: batch statistics, or running ones with one momentum.
+        let tracking = batchNorm(layers[1]).map { ($0.trackRunningStats, $0.momentum) }
         for b in 0..<blocks {
             let i = 4 * b
             guard let conv = layers[i] as? Conv2d, conv.inChannels == (b == 0 ? channels : hidden),
                   conv.outChannels == hidden, conv.kernelSize == (3, 3), conv.stride == (1, 1),
                   conv.padding == (1, 1), conv.bias,
                   let norm = batchNorm(layers[i + 1]), norm.features == hidden, eps == nil || norm.eps == eps,
+                  let tracking, norm.trackRunningStats == tracking.0, norm.momentum == tracking.1,
                   (isReLU(layers[i + 2]) && isHalvingMaxPool(layers[i + 3]))
                     || (isHalvingMaxPool(layers[i + 2]) && isReLU(layers[i + 3]))
             else { return nil }
@@ -104,7 +109,8 @@ public enum Recognition {
             return nil
         }
         guard let model = try? Conv4(inChannels: channels, hidden: hidden, blocks: blocks, outputs: head?.outputs,
-                                     imageSize: imageSize, eps: eps),
+                                     imageSize: imageSize, eps: eps, momentum: tracking?.1 ?? 0.1,
+                                     trackRunningStats: tracking?.0 ?? false),
               model.head?.inputs == head?.inputs
         else { return nil }
         return model

@@ -18,6 +18,14 @@ import MetaAutodiff
 /// first `body.parameterCount` of the list, the head's the rest (ANIL adapts
 /// only those; ProtoNet uses the body alone).
 ///
+/// Batch norm uses the batch's statistics (the episodic convention) unless
+/// `trackRunningStats`: then each block's batch norm keeps buffers
+/// "blockK.bn.running_mean" and "blockK.bn.running_var" (see `BatchNorm`),
+/// which a training forward updates from the statistics the fused convolution
+/// gathers and an inference forward normalises with (supervised pre-training
+/// and transfer). A forward without buffers in its context uses the batch's
+/// statistics in both modes, as the layer does.
+///
 /// The convolutions keep their biases, as the reference implementations do,
 /// although batch-statistics BatchNorm subtracts them again: their gradient
 /// is zero up to rounding.
@@ -36,12 +44,15 @@ public struct Conv4: Model {
     public let outputs: Int?
     public let imageSize: Int
     public let eps: Float
+    /// Weight of the newest batch in the running averages (with `trackRunningStats`).
+    public let momentum: Float
+    public let trackRunningStats: Bool
     public let body: Sequential
     public let head: Linear?
     let whole: Sequential
 
     public init(inChannels: Int = 1, hidden: Int = 64, blocks: Int = 4, outputs: Int? = nil,
-                imageSize: Int = 28, eps: Float = 1e-5) throws {
+                imageSize: Int = 28, eps: Float = 1e-5, momentum: Float = 0.1, trackRunningStats: Bool = false) throws {
         try requirePositive(inChannels, "inChannels", in: "Conv4")
         try requirePositive(hidden, "hidden", in: "Conv4")
         try requirePositive(blocks, "blocks", in: "Conv4")
@@ -49,7 +60,8 @@ public struct Conv4: Model {
         for b in 1...blocks {
             parts.append(("block\(b).conv", try Conv2d(inChannels: b == 1 ? inChannels : hidden, outChannels: hidden,
                                                        kernelSize: 3, padding: 1)))
-            parts.append(("block\(b).bn", try BatchNorm2d(features: hidden, eps: eps)))
+            parts.append(("block\(b).bn", try BatchNorm2d(features: hidden, eps: eps, momentum: momentum,
+                                                         trackRunningStats: trackRunningStats)))
             parts.append(("block\(b).relu", Activation.relu))
             parts.append(("block\(b).pool", try MaxPool2d(kernelSize: 2)))
         }
@@ -60,6 +72,8 @@ public struct Conv4: Model {
         self.outputs = outputs
         self.imageSize = imageSize
         self.eps = eps
+        self.momentum = momentum
+        self.trackRunningStats = trackRunningStats
         self.body = try Sequential(named: parts)
         if let outputs {
             let head = try Linear(inputs: try Conv4.embeddingSize(hidden: hidden, blocks: blocks, imageSize: imageSize),
@@ -96,8 +110,23 @@ public struct Conv4: Model {
 
     public func initialParameters(rng: inout RNG) throws -> [Tensor] { try whole.initialParameters(rng: &rng) }
 
-    /// x of shape (N, inChannels, H, W) → (N, embedding) or (N, outputs).
+    public var bufferSpecs: [ParameterSpec] { whole.bufferSpecs }
+
+    public func initialBuffers() throws -> [Tensor] { try whole.initialBuffers() }
+
+    /// x of shape (N, inChannels, H, W) → (N, embedding) or (N, outputs), with batch statistics.
     public func forward(_ params: ArraySlice<Variable>, _ x: Variable) throws -> Variable {
+        try forward(params, x, context: nil)
+    }
+
+    /// The same under a context: with `trackRunningStats` and the buffers in
+    /// the context, a training forward updates them and an inference forward
+    /// normalises with them.
+    public func forward(_ params: ArraySlice<Variable>, _ x: Variable, context: ForwardContext) throws -> Variable {
+        try forward(params, x, context: Optional(context))
+    }
+
+    func forward(_ params: ArraySlice<Variable>, _ x: Variable, context: ForwardContext?) throws -> Variable {
         guard x.rank == 4, x.shape[1] == inChannels else {
             throw MetaError.shape("Conv4: input x must be NCHW with C = \(inChannels), got \(x.shape)")
         }
@@ -112,12 +141,25 @@ public struct Conv4: Model {
             guard side >= 2, width >= 2 else {
                 throw MetaError.shape("MaxPool2d: input x of spatial size \(side)x\(width) is smaller than the 2x2 window (block \(b))")
             }
-            guard n * side * width > 1 else {
-                throw MetaError.shape("BatchNorm(\(hidden)): input x of shape \([n, hidden, side, width]) has one value per feature; batch statistics need more")
-            }
             let w = try params[i].permuted([0, 2, 3, 1])    // (F, KH, KW, C)
-            let (conv, stats) = try Variable.conv2dNHWCWithStatistics(h, w, bias: params[i + 1], eps: eps, options)
-            h = try Variable.batchNormPoolReLU(conv, gamma: params[i + 2], beta: params[i + 3], statistics: stats)
+            let running = try runningStatistics(context, block: b)
+            if let (mean, variance) = running, context?.isTraining == false {
+                // Normalised with the running statistics, constants: the layers' function, channels-last.
+                let conv = try Variable.conv2dNHWC(h, w, bias: params[i + 1], options)
+                let std = try variance.affine(scale: 1, shift: eps).map(.sqrt)
+                let normalised = try (conv - Variable(mean)) / Variable(std) * params[i + 2] + params[i + 3]
+                h = try normalised.maxPoolNHWC(kernelSize: 2, relu: true)
+            } else {
+                guard n * side * width > 1 else {
+                    throw MetaError.shape("BatchNorm(\(hidden)): input x of shape \([n, hidden, side, width]) has one value per feature; batch statistics need more")
+                }
+                let (conv, stats) = try Variable.conv2dNHWCWithStatistics(h, w, bias: params[i + 1], eps: eps, options)
+                if let (mean, variance) = running, let context {
+                    try updateRunningStatistics(context, block: b, mean: mean, variance: variance, batch: stats,
+                                                count: n * side * width)
+                }
+                h = try Variable.batchNormPoolReLU(conv, gamma: params[i + 2], beta: params[i + 3], statistics: stats)
+            }
             (side, width) = (side / 2, width / 2)
             i += 4
         }
@@ -126,5 +168,24 @@ public struct Conv4: Model {
         let embedding = try nchw.reshaped([n, hidden * side * width])
         guard let head else { return embedding }
         return try head.forward(params[i...], embedding)
+    }
+
+    /// Block b's running mean and variance when it tracks them and the context holds them.
+    func runningStatistics(_ context: ForwardContext?, block b: Int) throws -> (Tensor, Tensor)? {
+        guard trackRunningStats, let context, let mean = try context.buffer(2 * (b - 1)),
+              let variance = try context.buffer(2 * (b - 1) + 1) else { return nil }
+        return (mean, variance)
+    }
+
+    /// BatchNorm's update, r ← (1 − m)·r + m·b with the unbiased variance, from
+    /// the statistics the fused convolution gathered (mean and 1/√(σ² + ε)).
+    func updateRunningStatistics(_ context: ForwardContext, block b: Int, mean: Tensor, variance: Tensor,
+                                 batch: ChannelStats, count: Int) throws {
+        let m = momentum, unbiased = Float(count) / Float(count - 1)
+        let biased = try batch.invStd.map(.square).map(.reciprocal).affine(scale: 1, shift: -eps)
+        try context.setBuffer(2 * (b - 1), try mean.affine(scale: 1 - m, shift: 0)
+            .zip(try batch.mean.reshaped([hidden]).affine(scale: m, shift: 0), .add))
+        try context.setBuffer(2 * (b - 1) + 1, try variance.affine(scale: 1 - m, shift: 0)
+            .zip(try biased.reshaped([hidden]).affine(scale: m * unbiased, shift: 0), .add))
     }
 }

@@ -1,0 +1,119 @@
+import MetaSwift
+
+extension HandleKind {
+    static let pretrainer = HandleKind(rawValue: "pretrainer")
+}
+
+/// What a "pretrainer" object points to: MetaLearners' `SupervisedTrainer`
+/// for an encoder model object followed by a head model object, on a
+/// labelled array dataset.
+///
+/// The network is the two models in sequence ("encoder.", then "head."). A
+/// run starts from the models' current parameters and buffers and writes the
+/// trained ones back to both objects, so the encoder's handle holds the
+/// pre-trained encoder. Runs on one pretrainer are serialised.
+final class PretrainerObject: Bridged {
+    static let kind = HandleKind.pretrainer
+
+    let encoder: ModelObject
+    let head: ModelObject
+    let optimizer: OptimizerObject
+    private let lock = Lock()
+    private var trainer: SupervisedTrainer
+    /// The losses of the last run's completed steps (a failed run's before the failure).
+    private(set) var lastRun: [Float] = []
+
+    init(encoder: ModelObject, head: ModelObject, images: Tensor, labels: [Int], optimizer: OptimizerObject,
+         batchSize: Int, dropLast: Bool, seed: UInt64) throws {
+        guard encoder !== head else { throw BridgeError.argument("head: must be another model than the encoder") }
+        self.encoder = encoder
+        self.head = head
+        self.optimizer = optimizer
+        let network = try Sequential(named: [("encoder", encoder.model), ("head", head.model)])
+        trainer = try SupervisedTrainer(model: network, parameters: encoder.parameters + head.parameters,
+                                        buffers: encoder.buffers + head.buffers, images: images, labels: labels,
+                                        optimizer: optimizer.transformation, batchSize: batchSize, dropLast: dropLast,
+                                        seed: seed)
+    }
+
+    /// Runs `count` mini-batch steps from the models' current values, appending
+    /// each loss to `losses`; writes the trained values back (those of the
+    /// last step done, on a failure, which is rethrown).
+    func run(_ count: Int, losses: inout [Float]) throws {
+        try lock.withLock {
+            let (e, h) = (encoder.specs.count, encoder.model.bufferSpecs.count)
+            defer {
+                lastRun = losses
+                encoder.setParameters(Array(trainer.parameters[0..<e]))
+                head.setParameters(Array(trainer.parameters[e...]))
+                for (i, b) in trainer.buffers.enumerated() {
+                    if i < h { encoder.setBuffer(i, b) } else { head.setBuffer(i - h, b) }
+                }
+            }
+            try trainer.resume(parameters: encoder.parameters + head.parameters, buffers: encoder.buffers + head.buffers)
+            for _ in 0..<count { losses.append(try trainer.step()) }
+        }
+    }
+}
+
+extension Kinds {
+    static let pretrainers: [String: (Arguments) throws -> any Bridged] = [
+        "pretrainer": { args in
+            let encoder = try args.object("encoder", as: ModelObject.self)
+            let head = try args.object("head", as: ModelObject.self)
+            // The trainer keeps the images: a view is copied, a tensor shared.
+            let images = try args.scope.owned(try args.tensor("images"))
+            let labels = try args.ints("labels")
+            let optimizer = try args.object("optimizer", as: OptimizerObject.self)
+            let batch = try args.count("batch_size", minimum: 1)
+            let dropLast = try args.bool("drop_last", default: false)
+            let seed = try args.seed("seed")
+            try args.done()
+            for (i, l) in labels.enumerated() where l < 0 {
+                throw BridgeError.argument("labels[\(i)]: \(l) is negative; class labels must be >= 0")
+            }
+            guard labels.count == images.shape.first ?? 0 else {
+                throw BridgeError.argument("labels: has \(labels.count) entries but images has \(images.shape.first ?? 0) examples")
+            }
+            _ = try encoder.checkInput(images.shape, "images")
+            return try PretrainerObject(encoder: encoder, head: head, images: images, labels: labels.map { Int($0) },
+                                        optimizer: optimizer, batchSize: batch, dropLast: dropLast, seed: seed)
+        },
+    ]
+}
+
+extension PretrainerObject {
+    static let methods: [String: Method<PretrainerObject>] = [
+        "run": PretrainerObject.run,
+        "steps": PretrainerObject.stepCount,
+        "batches_per_epoch": PretrainerObject.batchesPerEpoch,
+        "last_run": PretrainerObject.lastRunLosses,
+    ]
+
+    func lastRunLosses(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        let losses = lock.withLock { lastRun }
+        out.set("losses", try Tensor(shape: [losses.count], scalars: losses))
+    }
+
+    /// `steps` mini-batch steps; returns their losses.
+    func run(_ args: Arguments, _ out: Results) throws {
+        let n = try args.count("steps")
+        try args.done()
+        try Check.fitsInMemory(elements: n, "steps")
+        var losses: [Float] = []
+        losses.reserveCapacity(n)
+        try run(n, losses: &losses)
+        out.set("losses", try Tensor(shape: [n], scalars: losses))
+    }
+
+    func stepCount(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("steps", lock.withLock { trainer.steps })
+    }
+
+    func batchesPerEpoch(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        out.set("batches", lock.withLock { trainer.batchesPerEpoch })
+    }
+}
