@@ -122,7 +122,11 @@ class Pretrainer:
             head.set_parameters([w, np.zeros_like(b)])  # the official Baseline starts its bias at zero
         self.head = head
 
-    def fit(self, images, labels, epochs=5, batch_size=16, optimizer=None, seed=0, drop_last=False, progress=True):
+    _trainer = None
+    _run = None
+
+    def fit(self, images, labels, epochs=5, batch_size=16, optimizer=None, seed=0, drop_last=False, progress=True,
+            resume=False):
         """Trains the encoder and the head on ``(images, labels)``: ``epochs``
         passes in mini-batches of ``batch_size``, each epoch in a new order
         drawn from ``seed``, minimising the mean softmax cross-entropy with
@@ -136,28 +140,43 @@ class Pretrainer:
             images: ``(n, ...)`` examples the encoder takes (copied once into
                 the engine as float32).
             labels: ``(n,)`` integer classes in ``0 .. classes - 1``.
+            resume: carry on the previous ``fit``'s run for ``epochs`` more
+                epochs: its optimizer state, its generator (the epochs' orders)
+                and its data (pass the same ``images`` and ``labels`` objects),
+                with ``optimizer``, ``batch_size``, ``drop_last`` and ``seed``
+                left as they were. Splitting a run into resumed calls gives
+                the same bits as one call.
 
         Returns:
             a :class:`~metaswift.History` with the loss of every mini-batch
             (also ``self.history``).
         """
-        source = read_array(images, "images")
-        x = as_float32(source, "images")
-        y = as_labels(labels, "labels")
-        if len(y) != len(x):
-            raise _core.Error(f"labels: has {len(y)} entries but images has {len(x)} examples")
-        if len(y) and int(y.max()) >= self.classes:
-            raise _core.Error(f"labels: class {int(y.max())} is not below classes={self.classes}")
         epochs = _args.count(epochs, "epochs", minimum=0)
-        batch_size = _args.count(batch_size, "batch_size")
-        drop_last = _args.flag(drop_last, "drop_last")
-        if self.head is None:
-            self._make_head(embedding_size(self.encoder, x))
-        engine_optimizer = optim.engine(optim.Adam(lr=1e-3) if optimizer is None else optimizer, "optimizer")
-        tensor = _core.Tensor(x, copy=x is source)
-        trainer = _core.new("pretrainer", encoder=self.encoder._model, head=self.head._model, images=tensor,
-                            labels=y, optimizer=engine_optimizer, batch_size=batch_size, drop_last=drop_last,
-                            seed=seed)
+        if _args.flag(resume, "resume"):
+            if self._trainer is None:
+                raise _core.Error("resume: this pretrainer has no previous fit to carry on from")
+            if images is not self._run[0] or labels is not self._run[1]:
+                raise _core.Error("resume: carries on the previous fit on its data; pass the same images and labels "
+                                  "objects")
+            trainer = self._trainer
+        else:
+            source = read_array(images, "images")
+            x = as_float32(source, "images")
+            y = as_labels(labels, "labels")
+            if len(y) != len(x):
+                raise _core.Error(f"labels: has {len(y)} entries but images has {len(x)} examples")
+            if len(y) and int(y.max()) >= self.classes:
+                raise _core.Error(f"labels: class {int(y.max())} is not below classes={self.classes}")
+            batch_size = _args.count(batch_size, "batch_size")
+            drop_last = _args.flag(drop_last, "drop_last")
+            if self.head is None:
+                self._make_head(embedding_size(self.encoder, x))
+            engine_optimizer = optim.engine(optim.Adam(lr=1e-3) if optimizer is None else optimizer, "optimizer")
+            tensor = _core.Tensor(x, copy=x is source)
+            trainer = _core.new("pretrainer", encoder=self.encoder._model, head=self.head._model, images=tensor,
+                                labels=y, optimizer=engine_optimizer, batch_size=batch_size, drop_last=drop_last,
+                                seed=seed)
+            self._trainer, self._run = trainer, (images, labels)
         per_epoch = trainer.call("batches_per_epoch")["batches"]
         steps = epochs * per_epoch
         losses = zeros(steps, "epochs")

@@ -217,3 +217,23 @@ def test_with_head_starts_a_meta_learner_from_the_pretrained_encoder():
     np.testing.assert_array_equal(with_head.parameters()[0], layered.parameters()[0])
     with pytest.raises(ms.Error, match="head"):
         ms.transfer.with_head(nn.Conv4(outputs=5), outputs=3)
+
+
+def test_a_run_split_into_resumed_fits_is_the_same_run():
+    images, labels = separable_images()
+
+    def run(splits):
+        encoder = nn.Conv4(hidden=8, blocks=2, image_size=12, track_running_stats=True, seed=0)
+        pre = ms.transfer.Pretrainer(encoder, classes=8, seed=1)
+        losses = [pre.fit(images, labels, epochs=e, batch_size=10, seed=3, progress=False, resume=i > 0).losses
+                  for i, e in enumerate(splits)]
+        return np.concatenate(losses), encoder.parameters() + encoder.buffers() + pre.head.parameters(), pre
+
+    (l1, p1, _), (l2, p2, pre) = run([3]), run([1, 2])
+    np.testing.assert_array_equal(l1, l2)
+    for a, b in zip(p1, p2):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ms.Error, match="same images"):
+        pre.fit(images.copy(), labels, resume=True, progress=False)
+    with pytest.raises(ms.Error, match="no previous fit"):
+        ms.transfer.Pretrainer(nn.Conv4(hidden=8, blocks=2, image_size=12), classes=8).fit(images, labels, resume=True)
