@@ -65,21 +65,21 @@ def _text(output):
     return output.get("data", {}).get("text/plain", "")
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    jupyter = tmp_path_factory.mktemp("jupyter")
+def run_notebook(notebook, small, report, jupyter):
+    """Executes `notebook` with the assignments `small` injected after its
+    parameters cell and `report` appended as a last cell; kernels from `jupyter`."""
     _kernel_spec(jupyter)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(notebook, as_version=4)
     at = _parameters_cell(nb)
-    unknown = set(SMALL) - _assigned(nb.cells[at].source)
+    unknown = set(small) - _assigned(nb.cells[at].source)
     assert not unknown, f"the parameters cell no longer sets {sorted(unknown)}"
-    params = dict(SMALL)
+    params = dict(small)
     if os.environ.get("METASWIFT_OMNIGLOT") and not os.environ.get("OMNIGLOT_ROOT"):
         params["OMNIGLOT_ROOT"] = os.environ["METASWIFT_OMNIGLOT"]
     injected = nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items()))
     injected.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(at + 1, injected)
-    nb.cells.append(nbformat.v4.new_code_cell(REPORT.strip()))
+    nb.cells.append(nbformat.v4.new_code_cell(report.strip()))
 
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "MPLBACKEND")}
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter), saved["JUPYTER_PATH"]]))
@@ -87,7 +87,7 @@ def executed(tmp_path_factory):
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         NotebookClient(nb, kernel_name=KERNEL, timeout=600,
-                       resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
     finally:
         for k, v in saved.items():
             if v is None:
@@ -95,6 +95,11 @@ def executed(tmp_path_factory):
             else:
                 os.environ[k] = v
     return nb
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    return run_notebook(NOTEBOOK, SMALL, REPORT, tmp_path_factory.mktemp("jupyter"))
 
 
 def _outputs(nb, marker):
