@@ -98,11 +98,26 @@ class _TransferLearner(_EpisodeLearner):
         return f"{type(self).__name__}(encoder={self.encoder!r}, {args})  # {self._reference()}"
 
 
+class _FrozenEncoder(_TransferLearner):
+    """A protocol whose encoder stays frozen: its head can be looked at."""
+
+    def fit_head(self, x_support, y_support):
+        """What the learner fits to a support set: ``(features, initial,
+        fitted)``, the support embeddings (the support set embedded on its
+        own, with the running statistics when the model has them), and the
+        head's initial and fitted parameters as lists of arrays (linear: W
+        ``(d, N)`` and b; cosine: v ``(d, N)`` and g; LogisticProbe: W and b
+        from zero)."""
+        xs, ys, _ = self._episode(x_support, y_support, x_support)
+        r = self._learner.call("fit_head", x_support=xs, y_support=ys)
+        return (to_numpy(r["features"]), [to_numpy(t) for t in r["initial"]], [to_numpy(t) for t in r["fitted"]])
+
+
 def _head(head):
     return _args.text(head, "head", "'linear' or 'cosine'")
 
 
-class Baseline(_TransferLearner):
+class Baseline(_FrozenEncoder):
     """Baseline and Baseline++: the pre-trained encoder frozen, a new head
     trained on each episode's support embeddings.
 
@@ -160,7 +175,7 @@ class Baseline(_TransferLearner):
         return ("Baseline++, " if self.head == "cosine" else "") + self._paper
 
 
-class LogisticProbe(_TransferLearner):
+class LogisticProbe(_FrozenEncoder):
     """A linear probe: the pre-trained encoder frozen, a multinomial logistic
     regression fitted to each episode's L2-normalised support embeddings.
 

@@ -31,7 +31,7 @@ import MetaData
 ///
 ///     let baseline = try Baseline(encoder: conv4, head: .cosine(scale: 2))
 ///     let logits = try baseline.episodeLogits(params, supportX: xs, supportY: ys, queryX: xq, buffers: buffers)
-public struct Baseline: MetaLearner, EpisodeClassifier {
+public struct Baseline: MetaLearner, EpisodeClassifier, FrozenEncoderClassifier {
     public let encoder: any Model
     public let head: TransferHead
     public let optimizer: TorchSGD
@@ -77,9 +77,13 @@ public struct Baseline: MetaLearner, EpisodeClassifier {
         return metaParams
     }
 
-    /// The trained head's parameters (W and b, or v and g) for a support set
-    /// of embeddings `z` (S, d) with labels 0..<`ways`.
-    public func trainHead(_ z: Tensor, labels: [Int], ways: Int) throws -> [Tensor] {
+    public func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor]) {
+        try trainHead(z, labels: labels, ways: ways)
+    }
+
+    /// The head's initial and trained parameters (W and b, or v and g) for a
+    /// support set of embeddings `z` (S, d) with labels 0..<`ways`.
+    public func trainHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor]) {
         let (s, d) = (z.shape[0], z.shape[1])
         var rng = RNG(seed: seed)
         let initial = try head.initialParameters(features: d, classes: ways, rng: &rng)
@@ -96,7 +100,7 @@ public struct Baseline: MetaLearner, EpisodeClassifier {
                 }
             }
         }
-        return try zip(initial, p).map { try Tensor(shape: $0.shape, scalars: $1) }
+        return (initial, try zip(initial, p).map { try Tensor(shape: $0.shape, scalars: $1) })
     }
 
     public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
@@ -105,7 +109,7 @@ public struct Baseline: MetaLearner, EpisodeClassifier {
         let (labels, ways) = try transferEpisode("Baseline", supportX: supportX, supportY: supportY, queryX: queryX)
         let (zs, zq) = try embedEpisode(encoder, metaParams.map { Variable($0) }, supportX: supportX, queryX: queryX,
                                         buffers: buffers)
-        let trained = try trainHead(zs.value, labels: labels, ways: ways)
+        let trained = try trainHead(zs.value, labels: labels, ways: ways).fitted
         let m = zq.shape[0], d = zq.shape[1]
         let frozen = FrozenHead(head: head, d: d, n: ways)
         let q = frozen.prepare(zq.value.scalars, count: m)

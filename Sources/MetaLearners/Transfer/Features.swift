@@ -70,3 +70,31 @@ func noMetaTraining(_ who: String) -> MetaError {
     MetaError.argument("\(who) does not meta-train: it is a fine-tuning protocol over a pre-trained encoder; "
                        + "pre-train the encoder with the Pretrainer (supervised pre-training), then evaluate")
 }
+
+/// The embeddings (n, d) of a batch `x` in one inference forward, with the
+/// model's running statistics when `buffers` are given, else the batch's.
+public func transferEmbeddings(_ encoder: any Model, _ params: [Tensor], _ x: Tensor, buffers: [Tensor]?) throws -> Tensor {
+    guard x.rank >= 1, x.shape[0] > 0 else { throw MetaError.shape("x: needs at least one example, got shape \(x.shape)") }
+    return try encoder(params.map { Variable($0) }, Variable(x),
+                       context: try inferenceContext(encoder, buffers: buffers)).reshaped([x.shape[0], -1]).value
+}
+
+/// A transfer learner whose encoder stays frozen and whose per-episode
+/// classifier can be looked at: the head it fits to a support set.
+public protocol FrozenEncoderClassifier: MetaLearner {
+    /// The head's initial and fitted parameters for support embeddings `z`
+    /// (S, d) with labels 0..<`ways` (Baseline: W, b or v, g; LogisticProbe: W, b).
+    func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor])
+}
+
+extension FrozenEncoderClassifier {
+    /// The support set's embeddings (embedded alone, see `transferEmbeddings`)
+    /// and the head fitted to them, from its initial parameters.
+    public func supportHead(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor,
+                            buffers: [Tensor]?) throws -> (features: Tensor, initial: [Tensor], fitted: [Tensor]) {
+        let (labels, ways) = try transferEpisode("\(Self.self)", supportX: supportX, supportY: supportY, queryX: supportX)
+        let z = try transferEmbeddings(model, metaParams, supportX, buffers: buffers)
+        let (initial, fitted) = try fitHead(z, labels: labels, ways: ways)
+        return (z, initial, fitted)
+    }
+}

@@ -26,7 +26,7 @@ import MetaData
 /// Embeddings come from one inference forward of support and query (running
 /// statistics when `buffers` are given, as `Baseline`). It does not
 /// meta-train; `adapt` returns the encoder's parameters unchanged.
-public struct LogisticProbe: MetaLearner, EpisodeClassifier {
+public struct LogisticProbe: MetaLearner, EpisodeClassifier, FrozenEncoderClassifier {
     public let encoder: any Model
     public let C: Double
     public let maxIter: Int
@@ -67,6 +67,11 @@ public struct LogisticProbe: MetaLearner, EpisodeClassifier {
             for k in 0..<d { x[i * d + k] *= inv }
         }
         return x
+    }
+
+    public func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor]) {
+        let (w, b) = try fit(z, labels: labels, ways: ways)
+        return ([try Tensor.zeros(w.shape), try Tensor.zeros(b.shape)], [w, b])
     }
 
     /// W (d, N) and b (N) fitted to the embeddings `z` (S, d) with labels 0..<`ways`.
