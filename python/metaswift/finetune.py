@@ -32,6 +32,7 @@ class _TransferLearner(_EpisodeLearner):
     and do not meta-train."""
 
     _names = ()
+    _integers = ("epochs", "batch_size", "seed", "max_iter")
     encoder = _args.fixed("model", "The pre-trained encoder (never changed).", "the learner")
 
     def __init__(self, encoder, **hyper):
@@ -55,7 +56,9 @@ class _TransferLearner(_EpisodeLearner):
     def _from_engine(cls, engine, model, arguments, attributes):
         learner = cls.__new__(cls)
         learner._model, learner._learner = model, engine
-        learner._values = {name: arguments[name] for name in cls._names}
+        # A recipe's JSON writes 2.0 as 2: real hyper-parameters are floats again.
+        learner._values = {name: float(arguments[name]) if name not in cls._integers + ("head",) else arguments[name]
+                           for name in cls._names}
         return learner
 
     # ---- episodes -----------------------------------------------------------
@@ -183,7 +186,7 @@ class LogisticProbe(_FrozenEncoder):
     ``LogisticRegression(C=C, penalty="l2", fit_intercept=True)``,
     ``0.5 * ||W||^2 + C * sum_i CE_i`` (the intercept not penalised), from
     zero with a native L-BFGS in double precision (history 10, strong Wolfe
-    line search, gradient tolerance 1e-6 relative, at most ``max_iter``
+    line search, gradient tolerance 1e-9 relative, at most ``max_iter``
     iterations), and classifies queries by ``x @ W + b`` with
     ``x = z / ||z||``. ``C=1`` is Tian et al.'s.
 

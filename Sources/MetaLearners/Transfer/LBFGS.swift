@@ -3,6 +3,12 @@
 /// search satisfying the strong Wolfe conditions (Algorithms 3.5 and 3.6;
 /// c1 = 1e-4, c2 = 0.9) and the initial Hessian γI, γ = sᵀy / yᵀy.
 ///
+/// Trap: near the minimum the decrease a step promises (c1·α·∇fᵀp, of the
+/// order of ‖∇f‖²) falls below the rounding of f itself, and the Armijo test
+/// fails on noise. There the line search takes Hager & Zhang's approximate
+/// Wolfe conditions instead (f(α) ≤ f(0) + 1e-10·|f(0)| and
+/// f'(α) ≤ (2c1 − 1)·f'(0)), which rest on the derivative, still accurate.
+///
 /// Stops when the largest gradient component is at most `gradientTolerance`
 /// times max(1, that of the starting point), after `maxIterations`
 /// iterations, or when the line search can make no more progress (the
@@ -77,12 +83,19 @@ struct LBFGS {
             let (v, gr) = try f(p)
             return (v, gr, dot(gr, direction))
         }
+        let noise = 1e-10 * abs(fx)
+        /// Not a sufficient decrease (Armijo, or approximately near the minimum).
+        func fails(_ a: Double, _ v: Double, _ d: Double) -> Bool {
+            guard v.isFinite else { return true }
+            if v <= fx + c1 * a * slope { return false }
+            return !(v <= fx + noise && d <= (2 * c1 - 1) * slope)
+        }
         func zoom(_ lo0: Double, _ hi0: Double, _ fLo0: Double) throws -> (Double, Double, [Double])? {
             var (lo, hi, fLo) = (lo0, hi0, fLo0)
             for _ in 0..<50 {
                 let a = (lo + hi) / 2
                 let (v, gr, d) = try at(a)
-                if !v.isFinite || v > fx + c1 * a * slope || v >= fLo {
+                if fails(a, v, d) || (v >= fLo && v > fx + c1 * a * slope) {
                     hi = a
                 } else {
                     if abs(d) <= -c2 * slope { return (a, v, gr) }
@@ -99,7 +112,7 @@ struct LBFGS {
         var a = 1.0
         for i in 0..<40 {
             let (v, gr, d) = try at(a)
-            if !v.isFinite || v > fx + c1 * a * slope || (i > 0 && v >= fPrevious) {
+            if fails(a, v, d) || (i > 0 && v >= fPrevious && v > fx + c1 * a * slope) {
                 return try zoom(previous, a, fPrevious)
             }
             if abs(d) <= -c2 * slope { return (a, v, gr) }

@@ -18,7 +18,7 @@ import MetaData
 ///     ½‖W‖²_F + C · Σ_i CE(softmax(x_i·W + b), y_i)       (b not penalised)
 ///
 /// from zero, natively with L-BFGS in Double (`LBFGS`: history 10, strong
-/// Wolfe line search, gradient tolerance 1e-6 relative, at most `maxIter`
+/// Wolfe line search, gradient tolerance 1e-9 relative, at most `maxIter`
 /// iterations). The objective is strictly convex in W; b is fixed up to a
 /// constant, and from zero every step keeps Σ_c b_c = 0, the solution
 /// scikit-learn reports. Query logits are x·W + b. Tian et al. use C = 1.
@@ -79,7 +79,7 @@ public struct LogisticProbe: MetaLearner, EpisodeClassifier, FrozenEncoderClassi
         let (s, d) = (z.shape[0], z.shape[1])
         let x = LogisticProbe.normalized(z)
         let c = C
-        let solver = LBFGS(history: 10, maxIterations: maxIter, gradientTolerance: 1e-6)
+        let solver = LBFGS(history: 10, maxIterations: maxIter, gradientTolerance: 1e-9)
         let result = try solver.minimize(from: [Double](repeating: 0, count: d * n + n)) { theta in
             var value = 0.0
             var grad = [Double](repeating: 0, count: d * n + n)
