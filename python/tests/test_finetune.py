@@ -324,3 +324,13 @@ def test_protonet_without_temperature_keeps_its_recipe(tmp_path):
         recipe = f.metadata()["learner"]
     assert recipe == ('{"kind":"learner.ProtoNet","arguments":{"model":{"model":null},'
                       '"distance":{"string":"euclidean"}}}')
+
+
+def test_docstring_examples_run_and_cite_papers():
+    import doctest
+    from metaswift import finetune
+    result = doctest.testmod(finetune, extraglobs={"np": np}, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+    for cls in (ms.Baseline, ms.LogisticProbe, ms.FineTune):
+        assert "Example" in cls.__doc__ and "References" in cls.__doc__
+    assert repr(ms.Baseline(identity_encoder(), head="cosine")).endswith("# Baseline++, Chen, Liu, Kira, Wang & Huang, ICLR 2019")
