@@ -314,6 +314,10 @@ def test_protonet_temperature_survives_training_and_files(tmp_path):
     assert back.temperature == learned and "temperature=" in repr(back)
     x = tasks.sample()
     assert np.array_equal(back.query_logits(*x[:3]), proto.query_logits(*x[:3]))
+    # A checkpoint holds it too: a fresh learner resumed from the run's last step has the run's temperature.
+    fresh = ms.ProtoNet(ms.nn.Conv4(hidden=8, blocks=2, image_size=8, seed=0), distance="cosine", temperature=10.0)
+    fresh.fit(tasks, steps=3, progress=False, resume_from=tmp_path / "run.safetensors")
+    assert fresh.temperature == learned
 
 
 def test_protonet_without_temperature_keeps_its_recipe(tmp_path):
