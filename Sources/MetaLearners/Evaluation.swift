@@ -18,13 +18,15 @@ public struct AdaptationCurve: Sendable {
 extension MetaLearner {
     /// Adapts to each task step by step and records the query loss (and
     /// accuracy) after every step, from 0 (no adaptation) to `steps`.
-    public func evaluate(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil,
+    /// `buffers`: the model's running statistics, for an episode classifier
+    /// that uses them (`EpisodeClassifier`); nil for batch statistics.
+    public func evaluate(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil, buffers: [Tensor]? = nil,
                          pool: WorkerPool = .shared) throws -> AdaptationCurve {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
         if self is any EpisodeClassifier {
             // Learners that classify by their own rule (ProtoNet) do not adapt
             // step by step: one point, from their episode evaluation.
-            let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, pool: pool)
+            let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, buffers: buffers, pool: pool)
             return AdaptationCurve(loss: [e.meanLoss], accuracy: [e.accuracy.mean], finalLosses: e.losses,
                                    finalAccuracies: e.accuracies)
         }

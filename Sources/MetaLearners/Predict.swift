@@ -9,9 +9,24 @@ import MetaEval
 /// prototype). `queryLogits`, `predict` and `evaluateEpisodes` look for this
 /// conformance at run time, so they do the right thing through
 /// `any MetaLearner` too.
+///
+/// `buffers` are the model's running statistics (its object's current
+/// buffers, in `bufferSpecs` order), or nil for batch statistics. A transfer
+/// learner (`Baseline`, `LogisticProbe`, `FineTune`) runs its frozen or
+/// fine-tuned encoder in inference mode with them, as PyTorch's
+/// `model.eval()` does; ProtoNet, an episodic learner, ignores them and keeps
+/// batch statistics, as in meta-training.
 public protocol EpisodeClassifier {
     /// Query logits (M, N) for an episode with support labels 0..<N.
-    func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Tensor
+    func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
+                       buffers: [Tensor]?) throws -> Tensor
+}
+
+extension EpisodeClassifier {
+    /// `episodeLogits` with batch statistics.
+    public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Tensor {
+        try episodeLogits(metaParams, supportX: supportX, supportY: supportY, queryX: queryX, buffers: nil)
+    }
 }
 
 /// Per-episode classification results over many episodes.
@@ -33,10 +48,13 @@ extension MetaLearner {
     /// set: for an `EpisodeClassifier` its own rule; for a gradient learner the
     /// model's output on `queryX` with the parameters adapted on the support
     /// set for `steps` inner steps (the learner's own number when nil).
+    /// `buffers`: the model's running statistics for an episode classifier
+    /// that uses them (see `EpisodeClassifier`), nil for batch statistics.
     public func queryLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
-                            steps: Int? = nil) throws -> Tensor {
+                            steps: Int? = nil, buffers: [Tensor]? = nil) throws -> Tensor {
         if let classifier = self as? any EpisodeClassifier {
-            return try classifier.episodeLogits(metaParams, supportX: supportX, supportY: supportY, queryX: queryX)
+            return try classifier.episodeLogits(metaParams, supportX: supportX, supportY: supportY, queryX: queryX,
+                                                buffers: buffers)
         }
         guard loss.isClassification else {
             throw MetaError.argument("predict: needs a classifier (loss cross_entropy), this learner's loss is \(loss.rawValue)")
@@ -53,21 +71,22 @@ extension MetaLearner {
     /// `queryLogits` (ties go to the lower class). For ProtoNet with squared
     /// Euclidean distance, that is the nearest prototype.
     public func predict(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
-                        steps: Int? = nil) throws -> [Int] {
-        try argmax(logits: try queryLogits(metaParams, supportX: supportX, supportY: supportY, queryX: queryX, steps: steps))
+                        steps: Int? = nil, buffers: [Tensor]? = nil) throws -> [Int] {
+        try argmax(logits: try queryLogits(metaParams, supportX: supportX, supportY: supportY, queryX: queryX, steps: steps,
+                                           buffers: buffers))
     }
 
     /// Classifies each task's queries after learning from its support set and
     /// reports per-episode accuracy, macro-F1 and cross-entropy, with the mean
     /// accuracy's 95% interval (600 test episodes by the field's convention).
     /// Tasks run on `pool`; results are in task order whatever the scheduling.
-    public func evaluateEpisodes(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil,
+    public func evaluateEpisodes(_ metaParams: [Tensor], tasks: [Task], steps: Int? = nil, buffers: [Tensor]? = nil,
                                  pool: WorkerPool = .shared) throws -> EpisodeEvaluation {
         guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
         let results = try pool.map(tasks.count) { t -> (Float, Float, Float) in
             let task = tasks[t]
             let logits = try queryLogits(metaParams, supportX: task.supportX, supportY: task.supportY,
-                                         queryX: task.queryX, steps: steps)
+                                         queryX: task.queryX, steps: steps, buffers: buffers)
             let classes = logits.shape[1]
             let labels = try episodeLabels(task.queryY, name: "y_query", bound: classes, examples: logits.shape[0])
             let predicted = try argmax(logits: logits)

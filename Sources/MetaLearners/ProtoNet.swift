@@ -19,6 +19,13 @@ import MetaData
 /// (`metaLossAndGrad`), `adapt` returns them unchanged and `innerSteps` is 0.
 /// A query is classified by its nearest prototype (`predict` in Predict.swift).
 ///
+/// Meta-Baseline's option (Chen, Liu, Xu, Darrell & Wang, ICCV 2021): with
+/// `temperature` τ₀ set, the logits are multiplied by a learned scalar τ, the
+/// learner's own meta-parameter "temperature" of shape [1] after the encoder's
+/// (as Meta-SGD's rates), initialised to τ₀ (the paper: cosine distance, τ₀ =
+/// 10) and meta-trained with the exact gradient. Without it (nil) there is no
+/// such parameter and the logits are the plain ones.
+///
 /// The squared distances of M queries to N prototypes come from one GEMM:
 /// ‖q − p‖² = ‖q‖² − 2 q·p + ‖p‖². Trap: for embeddings of large norm the
 /// expansion loses digits to cancellation (a distance can come out slightly
@@ -43,26 +50,45 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
     /// flattened to (n, d).
     public let encoder: any Model
     public let distance: Distance
+    /// The initial value of the learned logit scale τ (Meta-Baseline), or nil for none.
+    public let temperature: Float?
     public let pool: WorkerPool
 
-    public init(encoder: any Model, distance: Distance = .squaredEuclidean, pool: WorkerPool = .shared) {
+    public init(encoder: any Model, distance: Distance = .squaredEuclidean, temperature: Float? = nil,
+                pool: WorkerPool = .shared) {
         self.encoder = encoder
         self.distance = distance
+        self.temperature = temperature
         self.pool = pool
     }
 
     public var model: any Model { encoder }
     public var loss: TaskLoss { .crossEntropy }
     public var innerSteps: Int { 0 }
-    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
+    public var metaParameterSpecs: [ParameterSpec] {
+        encoder.parameterSpecs + (temperature == nil ? [] : [ParameterSpec("temperature", [1])])
+    }
 
-    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
+    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] {
+        try encoder.initialParameters(rng: &rng) + (try temperature.map { [try Tensor.full([1], $0)] } ?? [])
+    }
 
     /// Query logits (M, N) for an episode whose support labels are 0..<N
     /// (floats, shape (S,) or (S, 1)), every class with at least one example.
     /// `context`: the episode's forward context (training mode in meta-training), or nil.
+    /// `params` are the meta-parameters: the encoder's, then τ when `temperature` is set.
     public func logits(_ params: [Variable], supportX: Tensor, supportY: Tensor, queryX: Tensor,
                        context: ForwardContext? = nil) throws -> Variable {
+        let n = encoder.parameterCount
+        let plain = try plainLogits(Array(params[0..<n]), supportX: supportX, supportY: supportY, queryX: queryX,
+                                    context: context)
+        guard temperature != nil, params.count > n else { return plain }
+        return try plain * params[n].reshaped([1, 1])
+    }
+
+    /// The logits before Meta-Baseline's temperature; `params` are the encoder's.
+    func plainLogits(_ params: [Variable], supportX: Tensor, supportY: Tensor, queryX: Tensor,
+                     context: ForwardContext?) throws -> Variable {
         guard supportX.rank >= 1, supportX.shape[0] > 0 else {
             throw MetaError.shape("ProtoNet: x_support must be a non-empty batch (n, ...), got shape \(supportX.shape)")
         }
@@ -134,7 +160,10 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
         return metaParams
     }
 
-    public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> Tensor {
+    /// The query logits; `buffers` are ignored: an episodic learner keeps
+    /// batch statistics, as it was meta-trained with.
+    public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
+                              buffers: [Tensor]?) throws -> Tensor {
         try checkMetaParameters(metaParams)
         return try logits(metaParams.map { Variable($0) }, supportX: supportX, supportY: supportY, queryX: queryX).value
     }

@@ -26,6 +26,15 @@ public struct LearnerSpec: Equatable, Sendable {
         case anil = "learner.ANIL"
         case reptile = "learner.Reptile"
         case protoNet = "learner.ProtoNet"
+        case baseline = "learner.Baseline"
+        case logisticProbe = "learner.LogisticProbe"
+        case fineTune = "learner.FineTune"
+
+        /// The fine-tuning protocols over a pre-trained encoder, whose
+        /// hyper-parameters are `transfer`'s.
+        public var isTransfer: Bool { self == .baseline || self == .logisticProbe || self == .fineTune }
+        /// The learners with an inner loop (MAML, Meta-SGD, ANIL, Reptile).
+        var isGradient: Bool { self != .protoNet && !isTransfer }
     }
 
     public let kind: Kind
@@ -46,6 +55,13 @@ public struct LearnerSpec: Equatable, Sendable {
     public let headParameters: Int?
     /// ProtoNet only ("distance"): default the paper's squared Euclidean. Nil for the others.
     public let distance: ProtoNet.Distance?
+    /// ProtoNet only ("temperature"): Meta-Baseline's learned logit scale,
+    /// its initial value (finite and > 0), or nil (the default) for none; a
+    /// recipe lists it only when set.
+    public let temperature: Double?
+    /// The transfer learners' hyper-parameters by name (`transferArguments`
+    /// lists them per kind, with types, defaults and ranges); empty for the others.
+    public let transfer: [String: TransferValue]
 
     /// Most inner steps a learner takes: papers adapt for 1 to 100 steps and
     /// fine-tuning protocols for a few hundred; more is a mistaken argument,
@@ -56,15 +72,37 @@ public struct LearnerSpec: Equatable, Sendable {
     /// argument, for a value out of range or one `kind` does not take
     /// (ProtoNet takes only `distance`; only ANIL takes `headParameters`).
     public init(_ kind: Kind, innerLR: Double? = nil, innerSteps: Int? = nil, firstOrder: Bool? = nil, loss: TaskLoss? = nil,
-                headParameters: Int? = nil, distance: ProtoNet.Distance? = nil) throws {
-        let gradient = kind != .protoNet, name = kind.rawValue
+                headParameters: Int? = nil, distance: ProtoNet.Distance? = nil, temperature: Double? = nil) throws {
+        try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
+                      headParameters: headParameters, distance: distance, temperature: temperature, transfer: [:])
+    }
+
+    /// A transfer learner's spec (`Baseline`, `LogisticProbe`, `FineTune`):
+    /// the hyper-parameters given by name, the others their defaults. Throws,
+    /// naming the argument, for an unknown name, a value of the wrong type or
+    /// out of range.
+    public init(_ kind: Kind, transfer: [String: TransferValue]) throws {
+        guard kind.isTransfer else { throw MetaError.argument("\(kind.rawValue) is not a transfer learner") }
+        try self.init(kind, innerLR: nil, innerSteps: nil, firstOrder: nil, loss: nil, headParameters: nil, distance: nil,
+                      temperature: nil, transfer: transfer)
+    }
+
+    private init(_ kind: Kind, innerLR: Double?, innerSteps: Int?, firstOrder: Bool?, loss: TaskLoss?,
+                 headParameters: Int?, distance: ProtoNet.Distance?, temperature: Double?,
+                 transfer: [String: TransferValue]) throws {
+        let gradient = kind.isGradient, name = kind.rawValue
         self.kind = kind
+        self.temperature = try SpecCheck.taken("temperature", temperature, default: nil, if: kind == .protoNet, by: name)
+        if let t = self.temperature, !(Float(t).isFinite && t > 0) {
+            throw MetaError.argument("temperature: must be finite and > 0, got \(t)")
+        }
+        self.transfer = try LearnerSpec.checkedTransfer(kind, transfer)
         self.innerLR = try SpecCheck.taken("inner_lr", innerLR, default: 0.01, if: gradient, by: name) ?? 0
         self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: 1, if: gradient, by: name) ?? 0
         self.firstOrder = try SpecCheck.taken("first_order", firstOrder, default: kind == .reptile, if: gradient, by: name) ?? false
         self.loss = try SpecCheck.taken("loss", loss, default: .crossEntropy, if: gradient, by: name) ?? .crossEntropy
         self.headParameters = try SpecCheck.taken("head_parameters", headParameters, default: 2, if: kind == .anil, by: name)
-        self.distance = try SpecCheck.taken("distance", distance, default: .squaredEuclidean, if: !gradient, by: name)
+        self.distance = try SpecCheck.taken("distance", distance, default: .squaredEuclidean, if: kind == .protoNet, by: name)
         try SpecCheck.rate(self.innerLR, "inner_lr")
         try SpecCheck.range(self.innerSteps, "inner_steps", (kind == .reptile ? 1 : 0)...LearnerSpec.maxInnerSteps)
         if kind == .reptile && !self.firstOrder {
@@ -76,7 +114,20 @@ public struct LearnerSpec: Equatable, Sendable {
     /// caller's to read).
     public init(_ kind: Kind, reading args: some SpecArguments) throws {
         if kind == .protoNet {
-            try self.init(kind, distance: try args.text("distance").map(LearnerSpec.distance(named:)))
+            let distance = try args.text("distance").map(LearnerSpec.distance(named:))
+            try self.init(kind, distance: distance, temperature: try args.real("temperature"))
+            return
+        }
+        if kind.isTransfer {
+            var values: [String: TransferValue] = [:]
+            for rule in LearnerSpec.transferArguments(kind) {
+                switch rule.fallback {
+                case .real: if let v = try args.real(rule.name) { values[rule.name] = .real(v) }
+                case .integer: if let v = try args.integer(rule.name) { values[rule.name] = .integer(v) }
+                case .text: if let v = try args.text(rule.name) { values[rule.name] = .text(v) }
+                }
+            }
+            try self.init(kind, transfer: values)
             return
         }
         let innerLR = try args.real("inner_lr"), innerSteps = try args.integer("inner_steps")
@@ -104,8 +155,118 @@ public struct LearnerSpec: Equatable, Sendable {
         case .reptile:
             return try Reptile(model: model, innerLR: lr, innerSteps: innerSteps, loss: loss)
         case .protoNet:
-            return ProtoNet(encoder: model, distance: distance ?? .squaredEuclidean)
+            return ProtoNet(encoder: model, distance: distance ?? .squaredEuclidean, temperature: temperature.map { Float($0) })
+        case .baseline:
+            return try Baseline(encoder: model, head: head, lr: real("lr"), momentum: real("momentum"),
+                                dampening: real("dampening"), weightDecay: real("weight_decay"),
+                                epochs: integer("epochs"), batchSize: integer("batch_size"), seed: UInt64(integer("seed")))
+        case .logisticProbe:
+            return try LogisticProbe(encoder: model, C: transfer["C"]?.real ?? 1, maxIter: integer("max_iter"))
+        case .fineTune:
+            return try FineTune(encoder: model, head: head, backboneLR: real("backbone_lr"), headLR: real("head_lr"),
+                                momentum: real("momentum"), weightDecay: real("weight_decay"), epochs: integer("epochs"),
+                                batchSize: integer("batch_size"), seed: UInt64(integer("seed")))
         }
+    }
+
+    // MARK: - Transfer learners
+
+    /// A transfer learner's hyper-parameter value, typed as the recipe types it.
+    public enum TransferValue: Equatable, Sendable {
+        case real(Double)
+        case integer(Int)
+        case text(String)
+
+        public var real: Double? { if case .real(let v) = self { return v }; return nil }
+        public var integer: Int? { if case .integer(let v) = self { return v }; return nil }
+        public var text: String? { if case .text(let v) = self { return v }; return nil }
+    }
+
+    /// One hyper-parameter of a transfer learner: its name, its default
+    /// (whose case is its type) and its range check.
+    public struct TransferArgument: Sendable {
+        public let name: String
+        public let fallback: TransferValue
+        let check: @Sendable (TransferValue) throws -> Void
+    }
+
+    /// Most epochs and mini-batch size a fine-tuning protocol takes.
+    public static let maxEpochs = 10_000
+    public static let maxBatchSize = 1_000_000
+    public static let maxIterations = 100_000
+
+    /// The hyper-parameters of `kind`, in the order Python's classes pass them
+    /// (that of the recipe), with the defaults of the papers' code.
+    public static func transferArguments(_ kind: Kind) -> [TransferArgument] {
+        func real(_ name: String, _ value: Double, _ check: @escaping @Sendable (Double, String) throws -> Void) -> TransferArgument {
+            TransferArgument(name: name, fallback: .real(value)) { try check($0.real!, name) }
+        }
+        func integer(_ name: String, _ value: Int, _ range: ClosedRange<Int>) -> TransferArgument {
+            TransferArgument(name: name, fallback: .integer(value)) { try SpecCheck.range($0.integer!, name, range) }
+        }
+        let head = TransferArgument(name: "head", fallback: .text("linear")) { v in
+            guard TransferHead.names.contains(v.text!) else {
+                throw MetaError.argument("head: expected one of 'linear', 'cosine', got '\(v.text!)'")
+            }
+        }
+        let positive: @Sendable (Double, String) throws -> Void = { x, name in
+            guard Float(x).isFinite, x > 0 else { throw MetaError.argument("\(name): must be finite and > 0, got \(x)") }
+        }
+        let unit: @Sendable (Double, String) throws -> Void = { x, name in
+            guard x >= 0, x <= 1 else { throw MetaError.argument("\(name): must be in [0, 1], got \(x)") }
+        }
+        let rate: @Sendable (Double, String) throws -> Void = { try SpecCheck.rate($0, $1) }
+        let decay: @Sendable (Double, String) throws -> Void = { try SpecCheck.decay($0, $1) }
+        let loop = [integer("epochs", kind == .fineTune ? 50 : 100, 1...maxEpochs),
+                    integer("batch_size", 4, 1...maxBatchSize), integer("seed", 0, 0...Int.max)]
+        switch kind {
+        case .baseline:
+            return [head, real("scale", 2, positive), real("lr", 0.01, rate), real("momentum", 0.9, decay),
+                    real("dampening", 0.9, unit), real("weight_decay", 1e-3, rate)] + loop
+        case .logisticProbe:
+            return [real("C", 1, positive), integer("max_iter", 1000, 1...maxIterations)]
+        case .fineTune:
+            return [head, real("scale", 2, positive), real("backbone_lr", 1e-3, rate), real("head_lr", 1e-2, rate),
+                    real("momentum", 0.9, decay), real("weight_decay", 1e-3, rate)] + loop
+        default:
+            return []
+        }
+    }
+
+    /// `values` with the defaults filled in, checked against `kind`'s arguments.
+    static func checkedTransfer(_ kind: Kind, _ values: [String: TransferValue]) throws -> [String: TransferValue] {
+        let rules = transferArguments(kind)
+        for name in values.keys.sorted() where !rules.contains(where: { $0.name == name }) {
+            throw MetaError.argument("\(name): not an argument of \(kind.rawValue)")
+        }
+        var out: [String: TransferValue] = [:]
+        for rule in rules {
+            let value = values[rule.name] ?? rule.fallback
+            switch (value, rule.fallback) {
+            case (.real, .real), (.integer, .integer), (.text, .text): break
+            case (.integer(let i), .real): out[rule.name] = .real(Double(i)); try rule.check(.real(Double(i))); continue
+            default: throw MetaError.argument("\(rule.name): expected \(LearnerSpec.typeName(rule.fallback)), got \(value)")
+            }
+            try rule.check(value)
+            out[rule.name] = value
+        }
+        return out
+    }
+
+    static func typeName(_ v: TransferValue) -> String {
+        switch v {
+        case .real: return "a real number"
+        case .integer: return "an integer"
+        case .text: return "a string"
+        }
+    }
+
+    private func real(_ name: String) -> Float { Float(transfer[name]?.real ?? 0) }
+    private func integer(_ name: String) -> Int { transfer[name]?.integer ?? 0 }
+
+    /// The transfer learner's head (its "head" and "scale").
+    private var head: TransferHead {
+        transfer["head"]?.text == "cosine" ? .cosine(scale: real("scale")) : .linear
     }
 
     // MARK: - Names
@@ -144,8 +305,17 @@ extension LearnerSpec {
     /// the order Python's classes pass them (ANIL adds "head_parameters"; ProtoNet has "model" and "distance").
     public var json: JSON {
         var arguments: [(String, JSON)] = [("model", RecipeValue.model)]
-        if let distance {
+        if kind.isTransfer {
+            for rule in LearnerSpec.transferArguments(kind) {
+                switch transfer[rule.name] ?? rule.fallback {
+                case .real(let v): arguments.append((rule.name, RecipeValue.float(v)))
+                case .integer(let v): arguments.append((rule.name, RecipeValue.int(v)))
+                case .text(let v): arguments.append((rule.name, RecipeValue.string(v)))
+                }
+            }
+        } else if let distance {
             arguments.append(("distance", RecipeValue.string(LearnerSpec.distances.first { $0.1 == distance }!.0)))
+            if let temperature { arguments.append(("temperature", RecipeValue.float(temperature))) }
         } else {
             arguments += [("inner_lr", RecipeValue.float(innerLR)), ("inner_steps", RecipeValue.int(innerSteps)),
                           ("first_order", RecipeValue.flag(firstOrder)), ("loss", RecipeValue.string(loss.rawValue))]

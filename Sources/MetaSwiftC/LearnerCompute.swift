@@ -62,7 +62,12 @@ extension LearnerObject {
         let steps = try args.int("steps", in: 0...Check.maxInnerSteps)
         try args.done()
         try checkSupport(x: x, y: y, "x", "y")
-        let adapted = try learner.adapt(metaParameters, x: x, y: y, steps: steps)
+        let adapted: [Tensor]
+        if let fineTune = learner as? FineTune {  // fine-tunes with batch norm at the model's running statistics
+            adapted = try fineTune.adapt(metaParameters, x: x, y: y, buffers: model.buffers)
+        } else {
+            adapted = try learner.adapt(metaParameters, x: x, y: y, steps: steps)
+        }
         out.set("model", try model.with(values: try adapted.map { try args.scope.owned($0) }))
     }
 
@@ -73,14 +78,14 @@ extension LearnerObject {
         let e = try episodes(args)
         let (n, k) = (e.count, e.steps)
         var streams = e.taskset.streams(n, seed: e.seed)
-        let params = metaParameters
+        let params = metaParameters, buffers = model.buffers
         var lossSums = [Float](repeating: 0, count: k + 1), accuracySums = lossSums
         var taskLosses = [Float](), taskAccuracies = [Float]()
         var start = 0
         while start < n {
             let end = min(start + evaluationChunk, n)
             let tasks = try (start..<end).map { try e.taskset.distribution.sample(rng: &streams[$0]) }
-            let curve = try learner.evaluate(params, tasks: tasks, steps: k)
+            let curve = try learner.evaluate(params, tasks: tasks, steps: k, buffers: buffers)
             let w = Float(end - start)
             for s in 0...k {
                 lossSums[s] += curve.loss[s] * w

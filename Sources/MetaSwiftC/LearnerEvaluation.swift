@@ -20,11 +20,13 @@ extension LearnerObject {
     ///
     /// The parameters are adapted one step at a time, as MetaLearners'
     /// `evaluate` does (k single steps of gradient descent are k steps).
-    func evaluateEpisode(_ params: [Tensor], _ task: Task, steps: Int)
+    /// `buffers`: the model's running statistics, which transfer learners embed with.
+    func evaluateEpisode(_ params: [Tensor], _ task: Task, steps: Int, buffers: [Tensor])
         throws -> (curve: [(Float, Float)], last: (loss: Float, accuracy: Float, macroF1: Float)) {
         if let classifier = learner as? any EpisodeClassifier {
             let m = try episodeMetrics(try classifier.episodeLogits(params, supportX: task.supportX,
-                                                                    supportY: task.supportY, queryX: task.queryX),
+                                                                    supportY: task.supportY, queryX: task.queryX,
+                                                                    buffers: buffers),
                                        task.queryY)
             return ([(m.loss, m.accuracy)], m)
         }
@@ -58,14 +60,14 @@ extension LearnerObject {
         let e = try episodes(args, classifier: true)
         let (ts, n, k) = (e.taskset, e.count, e.steps)
         var streams = ts.streams(n, seed: e.seed)
-        let params = metaParameters
+        let params = metaParameters, buffers = model.buffers
         var lossSums = [Double](repeating: 0, count: k + 1), accuracySums = lossSums
         var losses = [Float](), accuracies = [Float](), f1s = [Float]()
         var start = 0
         while start < n {
             let end = min(start + episodeChunk, n)
             let tasks = try (start..<end).map { try ts.distribution.sample(rng: &streams[$0]) }
-            let results = try WorkerPool.shared.map(tasks.count) { try self.evaluateEpisode(params, tasks[$0], steps: k) }
+            let results = try WorkerPool.shared.map(tasks.count) { try self.evaluateEpisode(params, tasks[$0], steps: k, buffers: buffers) }
             for r in results {
                 for (s, point) in r.curve.enumerated() {
                     lossSums[s] += Double(point.0)

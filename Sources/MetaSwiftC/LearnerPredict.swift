@@ -22,7 +22,9 @@ extension LearnerObject {
         guard xs.shape.dropFirst() == xq.shape.dropFirst() else {
             throw MetaError.shape("x_query: examples of shape \(Array(xq.shape.dropFirst())) differ from x_support's \(Array(xs.shape.dropFirst()))")
         }
-        return try learner.queryLogits(metaParameters, supportX: xs, supportY: ys, queryX: xq, steps: steps)
+        // The model's running statistics: transfer learners embed with them (model.eval()).
+        return try learner.queryLogits(metaParameters, supportX: xs, supportY: ys, queryX: xq, steps: steps,
+                                       buffers: model.buffers)
     }
 }
 

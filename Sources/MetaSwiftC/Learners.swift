@@ -80,6 +80,7 @@ extension LearnerObject {
         "query_logits": LearnerObject.queryLogits,
         "predict": LearnerObject.predict,
         "evaluate_classification": LearnerObject.evaluateClassification,
+        "fit_head": LearnerObject.fitHead,
     ]
 
     func metaParameterCount(_ args: Arguments, _ out: Results) throws {

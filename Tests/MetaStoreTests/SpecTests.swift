@@ -95,6 +95,15 @@ final class SpecTests: XCTestCase {
             switch kind {
             case .protoNet:
                 for distance in [ProtoNet.Distance.squaredEuclidean, .cosine] { try roundTrips(try LearnerSpec(kind, distance: distance)) }
+                try roundTrips(try LearnerSpec(kind, distance: .cosine, temperature: 10))
+            case .baseline:
+                try roundTrips(try LearnerSpec(kind, transfer: ["head": .text("cosine"), "scale": .real(10), "lr": .real(0.5),
+                                                                "epochs": .integer(3), "seed": .integer(7)]))
+            case .logisticProbe:
+                try roundTrips(try LearnerSpec(kind, transfer: ["C": .real(0.25), "max_iter": .integer(50)]))
+            case .fineTune:
+                try roundTrips(try LearnerSpec(kind, transfer: ["backbone_lr": .real(0), "head_lr": .real(0.1),
+                                                                "batch_size": .integer(1)]))
             case .reptile:
                 try roundTrips(try LearnerSpec(kind, innerLR: 0.25, innerSteps: 7, loss: .mse))
             case .anil:
@@ -105,6 +114,28 @@ final class SpecTests: XCTestCase {
             }
             try roundTrips(try LearnerSpec(kind))
         }
+    }
+
+    func testTransferRecipesListEveryArgumentAndRefuseBadOnesByName() throws {
+        XCTAssertEqual(try LearnerSpec(.logisticProbe).json.serialized,
+                       #"{"kind":"learner.LogisticProbe","arguments":{"model":{"model":null},"C":{"float":1},"max_iter":{"int":1000}}}"#)
+        XCTAssertEqual(try LearnerSpec(.protoNet).json.serialized,
+                       #"{"kind":"learner.ProtoNet","arguments":{"model":{"model":null},"distance":{"string":"euclidean"}}}"#)
+        let bad: [(LearnerSpec.Kind, String, LearnerSpec.TransferValue)] = [
+            (.baseline, "lr", .real(-1)), (.baseline, "head", .text("foo")), (.baseline, "epochs", .integer(0)),
+            (.baseline, "batch_size", .integer(0)), (.baseline, "momentum", .real(1)), (.baseline, "dampening", .real(1.5)),
+            (.baseline, "scale", .real(0)), (.baseline, "seed", .integer(-1)), (.baseline, "lr", .text("fast")),
+            (.logisticProbe, "C", .real(0)), (.logisticProbe, "max_iter", .integer(0)), (.fineTune, "head_lr", .real(.nan)),
+            (.fineTune, "dampening", .real(0.5)),
+        ]
+        for (kind, name, value) in bad {
+            XCTAssertThrowsError(try LearnerSpec(kind, transfer: [name: value]), "\(kind) \(name)") {
+                XCTAssertTrue("\($0)".contains(name), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try LearnerSpec(.protoNet, temperature: 0)) { XCTAssertTrue("\($0)".contains("temperature")) }
+        XCTAssertThrowsError(try LearnerSpec(.maml, temperature: 1)) { XCTAssertTrue("\($0)".contains("temperature")) }
+        XCTAssertThrowsError(try LearnerSpec(.maml, transfer: [:]))
     }
 
     func testEveryOptimizerRuleWithEveryScheduleRoundTripsThroughItsRecipe() throws {
@@ -164,7 +195,7 @@ final class SpecTests: XCTestCase {
             (#"{"kind":"learner.MAML"}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML"}"#),
             (#"{"kind":"learner.MAML","arguments":{},"extra":1}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML","arguments":{},"extra":1}"#),
             (#"{"kind":"learner.Teapot","arguments":{}}"#,
-             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet"),
+             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":-1}}}"#, "learner: inner_lr: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":1}}}"#,
              #"learner: model: required (the placeholder {"model": null} for the model stored beside the recipe)"#),
@@ -189,7 +220,7 @@ final class SpecTests: XCTestCase {
             (#"{"kind":"learner.ProtoNet","arguments":{\#(model),"distance":{"string":"manhattan"}}}"#,
              "learner: distance: unknown distance 'manhattan'; expected one of 'euclidean', 'squared_euclidean', 'cosine'"),
             (#"{"kind":"learner.ProtoNet","arguments":{\#(model),"inner_lr":{"float":0.1}}}"#,
-             "learner: inner_lr: not an argument of learner.ProtoNet; expected one of distance, model"),
+             "learner: inner_lr: not an argument of learner.ProtoNet; expected one of distance, temperature, model"),
         ] {
             assertRefused(expected) { try LearnerSpec(json: try JSON.parse(text)) }
         }

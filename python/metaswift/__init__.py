@@ -28,6 +28,8 @@ from ._arrays import as_float32
 from . import nn, data, optim, eval, transfer
 from .history import History, Evaluation
 from .learners import MAML, MetaSGD, ANIL, Reptile, ProtoNet
+from . import finetune
+from .finetune import Baseline, LogisticProbe, FineTune
 from .files import save, load
 
 __version__ = _core.version()
@@ -42,4 +44,5 @@ def blas_info():
     return _core.blas_info()
 
 __all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "transfer", "History", "Evaluation",
-           "MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "save", "load", "blas_info", "__version__"]
+           "MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet",
+           "finetune", "Baseline", "LogisticProbe", "FineTune", "save", "load", "blas_info", "__version__"]

@@ -43,13 +43,13 @@ def save(obj, path):
     model from ``ms.nn``; a learner (its hyper-parameters, its model and its
     own meta-parameters, e.g. Meta-SGD's rates); an optimizer from
     ``ms.optim`` (its rule, hyper-parameters and schedule). Returns the path."""
-    from .learners import _Learner
+    from .learners import _EpisodeLearner
     from .optim import Optimizer
 
     target = _path(path)
     if isinstance(obj, Module):
         obj._model.call("save", path=target)
-    elif isinstance(obj, _Learner):
+    elif isinstance(obj, _EpisodeLearner):
         obj._learner.call("save", path=target, attributes=json.dumps(obj._attributes()))
     elif isinstance(obj, Optimizer):
         obj._optimizer.call("save", path=target)
@@ -65,7 +65,7 @@ def load(path):
     parameters and buffers."""
     from .layers import from_description
 
-    from . import learners, optim
+    from . import finetune, learners, optim
 
     r = _core.call("load", path=_path(path))
     kind = r["kind"]
@@ -75,7 +75,8 @@ def load(path):
             model._input_shape = tuple(int(d) for d in np.asarray(r["input_shape"]))
         if kind == "model":
             return model
-        cls = getattr(learners, kind[len("learner."):])
+        name = kind[len("learner."):]
+        cls = getattr(learners, name, None) or getattr(finetune, name)
         arguments = _arguments(json.loads(r["recipe"]))
         return cls._from_engine(r["object"], model, arguments, json.loads(r.get("attributes", "{}")))
     if kind == "checkpoint":

@@ -68,17 +68,78 @@ def _steps_done(trainer, losses, done):
     return now
 
 
-class _Learner:
-    """What every gradient-based learner offers. Subclasses set ``_kind``
+class _EpisodeLearner:
+    """What every learner offers, meta-trained or not: its engine object
+    (``_learner``) around a model, its meta-parameters, arrays in, files
+    (``_attributes`` / ``_from_engine``) and a repr. Subclasses set ``_kind``
+    (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
+    repr). :class:`_Learner` adds meta-training; the fine-tuning protocols of
+    :mod:`metaswift.finetune` do not meta-train."""
+
+    _kind = None
+    _paper = None
+
+    # ---- files ------------------------------------------------------------
+
+    def _attributes(self):
+        """What this class keeps beyond the engine's arguments, for files."""
+        return {}
+
+    # ---- meta-parameters ------------------------------------------------
+
+    @property
+    def parameter_names(self):
+        """Names of the meta-parameters, in order (``W1, b1, ...``)."""
+        return [self._learner.call("meta_parameter", index=i)["name"] for i in range(self._meta_count())]
+
+    def parameters(self):
+        """The meta-parameters as read-only float32 arrays viewing engine
+        memory: the model's parameters, then the learner's own (Meta-SGD's rates)."""
+        return [to_numpy(self._learner.call("meta_parameter", index=i)["value"]) for i in range(self._meta_count())]
+
+    def _meta_count(self):
+        return self._learner.call("meta_parameter_count")["count"]
+
+    def _targets(self, y, name):
+        """Targets as float32. Integer class labels (int64 from NumPy) are
+        exact in float32 up to 2**24, far beyond any number of classes; the
+        engine checks that each is a class index."""
+        return as_float32(y, name)
+
+    def _episode(self, x_support, y_support, x_query):
+        return (as_float32(x_support, "x_support"), self._targets(y_support, "y_support"),
+                as_float32(x_query, "x_query"))
+
+    def _evaluate_classification(self, taskset, tasks, steps, seed):
+        _check_taskset(taskset)
+        n = _args.count(tasks, "tasks")
+        if n > _core.MAX_EPISODES:
+            raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
+        r = self._learner.call("evaluate_classification", taskset=taskset._taskset, tasks=n, steps=steps, seed=seed)
+        return ClassificationEvaluation(*(to_numpy(r[f]) for f in ("loss_curve", "task_losses", "accuracy_curve",
+                                                                   "task_accuracies", "task_macro_f1s")))
+
+    # ---- presentation -----------------------------------------------------
+
+    def _hyper(self):
+        return {}
+
+    def _reference(self):
+        return self._paper
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
+        return f"{type(self).__name__}(model={self.model!r}, {args})  # {self._reference()}"
+
+
+class _Learner(_EpisodeLearner):
+    """What every meta-trained learner offers. Subclasses set ``_kind``
     (the engine's name), ``_paper`` and ``_hyper()`` (the keywords shown by
     repr)."""
 
     # The last fit's trainer and optimizer, for fit(..., resume=True).
     _trainer = None
     _optimizer = None
-
-    _kind = None
-    _paper = None
 
     model = _args.fixed("model", "The model whose parameters are the meta-parameters (updated in place by fit).",
                         "the learner")
@@ -105,10 +166,6 @@ class _Learner:
 
     # ---- files ------------------------------------------------------------
 
-    def _attributes(self):
-        """What this class keeps beyond the engine's arguments, for files."""
-        return {}
-
     @classmethod
     def _from_engine(cls, engine, model, arguments, attributes):
         """A learner around an engine learner read from a file: ``arguments``
@@ -123,28 +180,7 @@ class _Learner:
             setattr(learner, "_" + key, value)
         return learner
 
-    # ---- meta-parameters ------------------------------------------------
-
-    @property
-    def parameter_names(self):
-        """Names of the meta-parameters, in order (``W1, b1, ...``)."""
-        return [self._learner.call("meta_parameter", index=i)["name"] for i in range(self._meta_count())]
-
-    def parameters(self):
-        """The meta-parameters as read-only float32 arrays viewing engine
-        memory: the model's parameters, then the learner's own (Meta-SGD's rates)."""
-        return [to_numpy(self._learner.call("meta_parameter", index=i)["value"]) for i in range(self._meta_count())]
-
-    def _meta_count(self):
-        return self._learner.call("meta_parameter_count")["count"]
-
     # ---- arrays in ------------------------------------------------------
-
-    def _targets(self, y, name):
-        """Targets as float32. Integer class labels (int64 from NumPy) are
-        exact in float32 up to 2**24, far beyond any number of classes; the
-        engine checks that each is a class index."""
-        return as_float32(y, name)
 
     def _tasks(self, tasks):
         """Tasks as tuples of C-contiguous float32 arrays; arrays that already
@@ -340,9 +376,7 @@ class _Learner:
             raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
         k = self._evaluation_steps(inner_steps)
         if self.loss == "cross_entropy":
-            r = self._learner.call("evaluate_classification", taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
-            return ClassificationEvaluation(*(to_numpy(r[f]) for f in ("loss_curve", "task_losses", "accuracy_curve",
-                                                                       "task_accuracies", "task_macro_f1s")))
+            return self._evaluate_classification(taskset, n, k, seed)
         r = self._learner.call("evaluate", taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
         return Evaluation(to_numpy(r["loss_curve"]), to_numpy(r["task_losses"]))
 
@@ -355,10 +389,6 @@ class _Learner:
         return k
 
     # ---- few-shot classification -------------------------------------------
-
-    def _episode(self, x_support, y_support, x_query):
-        return (as_float32(x_support, "x_support"), self._targets(y_support, "y_support"),
-                as_float32(x_query, "x_query"))
 
     def query_logits(self, x_support, y_support, x_query, inner_steps=None):
         """The logits ``(len(x_query), classes)`` of the query examples after
@@ -394,13 +424,6 @@ class _Learner:
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps,
                 "first_order": self.first_order, "loss": self.loss}
-
-    def _reference(self):
-        return self._paper
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._hyper().items())
-        return f"{type(self).__name__}(model={self.model!r}, {args})  # {self._reference()}"
 
 
 class MAML(_Learner):
@@ -679,10 +702,19 @@ class ProtoNet(_Learner):
     ``0..N-1`` and ``y_query`` lie within it. Train with more ways than you
     test (the paper used 60-way 1-shot episodes for Omniglot).
 
+    Meta-Baseline (Chen et al., ICCV 2021) multiplies the logits by a learned
+    scalar: pass ``temperature`` (its initial value; the paper uses
+    ``distance="cosine", temperature=10``). It is the learner's own
+    meta-parameter ``"temperature"`` (shape ``(1,)``), after the encoder's,
+    meta-trained with them, stored in files and checkpoints; the
+    ``temperature`` property reads its current value.
+
     Args:
         encoder: a metaswift.nn model mapping examples to embeddings;
             training updates its parameters in place.
         distance: ``"euclidean"`` (squared) or ``"cosine"``.
+        temperature: None (plain logits), or the initial value (> 0) of the
+            learned logit scale.
 
     Example:
         >>> import numpy as np, metaswift as ms
@@ -707,6 +739,10 @@ class ProtoNet(_Learner):
     References:
         Snell, Swersky, Zemel. Prototypical Networks for Few-shot Learning.
         NeurIPS 2017. https://arxiv.org/abs/1703.05175
+
+        Chen, Liu, Xu, Darrell, Wang. Meta-Baseline: Exploring Simple
+        Meta-Learning for Few-Shot Learning. ICCV 2021.
+        https://arxiv.org/abs/2003.04390
     """
 
     _kind = "ProtoNet"
@@ -715,14 +751,25 @@ class ProtoNet(_Learner):
     encoder = _args.fixed("model", "The encoder, whose embeddings the prototypes average.", "the learner")
     distance = _args.fixed("distance", "'euclidean' (squared) or 'cosine'.", "the learner")
 
-    def __init__(self, encoder, distance="euclidean"):
+    def __init__(self, encoder, distance="euclidean", temperature=None):
         core_model = _core_model(encoder, "encoder")
         distance = _args.text(distance, "distance", "'euclidean' or 'cosine'")
+        extra = {} if temperature is None else {"temperature": _args.real(temperature, "temperature")}
         self._model = encoder
         self._distance = distance
         self._inner_lr, self._inner_steps, self._first_order, self._loss = 0.0, 0, False, "cross_entropy"
         self.history = None
-        self._learner = _core.new("learner.ProtoNet", model=core_model, distance=distance)
+        self._learner = _core.new("learner.ProtoNet", model=core_model, distance=distance, **extra)
+
+    @property
+    def temperature(self):
+        """Meta-Baseline's learned logit scale, its current value (a float),
+        or None when this ProtoNet has none."""
+        n = self._meta_count()
+        last = self._learner.call("meta_parameter", index=n - 1) if n else None
+        if last is None or last["name"] != "temperature" or n == self.encoder._count():
+            return None
+        return float(to_numpy(last["value"])[0])
 
     def _attributes(self):
         return {"distance": self.distance}
@@ -749,4 +796,7 @@ class ProtoNet(_Learner):
         return {"distance": self.distance}
 
     def __repr__(self):
-        return f"ProtoNet(encoder={self.encoder!r}, distance={self.distance!r})  # {self._paper}"
+        t = self.temperature
+        extra = "" if t is None else f", temperature={t!r}"
+        paper = self._paper if t is None else "Meta-Baseline, Chen et al., ICCV 2021"
+        return f"ProtoNet(encoder={self.encoder!r}, distance={self.distance!r}{extra})  # {paper}"

@@ -536,6 +536,10 @@ class Gen:
         outputs = getattr(model, "outputs", None)
         return outputs if isinstance(outputs, int) else None
 
+    def episodic(self, learner):
+        """ProtoNet and the fine-tuning protocols classify any N-way episode."""
+        return isinstance(learner, (self.ms.ProtoNet, self.ms.finetune._TransferLearner))
+
     def fits(self, learner, regime, ways):
         """Tasks of ``regime`` with ``ways`` classes fit the learner's model."""
         model = getattr(learner, "model", learner)
@@ -546,7 +550,7 @@ class Gen:
             return shape == (1,) and outputs == 1 and getattr(learner, "loss", "mse") == "mse"
         if regime[0] != "cls" or regime[1] != shape:
             return False
-        if isinstance(learner, self.ms.ProtoNet):
+        if self.episodic(learner):
             return True
         return getattr(learner, "loss", None) == "cross_entropy" and isinstance(ways, int) \
             and isinstance(outputs, int) and ways <= outputs
@@ -566,9 +570,9 @@ class Gen:
         shape = self.input_shape(model) or (FEATURES,)
         k, q = self.r.randint(1, 3), self.r.randint(1, 3)
         outputs = self.outputs(model)
-        if getattr(learner, "loss", None) == "cross_entropy" or isinstance(learner, ms.ProtoNet):
+        if getattr(learner, "loss", None) == "cross_entropy" or self.episodic(learner):
             ways = outputs if isinstance(outputs, int) and 1 <= outputs <= 5 else 2
-            if isinstance(learner, ms.ProtoNet):
+            if self.episodic(learner):
                 ways = self.r.randint(2, 4)
             return (f"({self.array((ways * k,) + shape)}, {self.labels(ways, k)}, "
                     f"{self.array((ways * q,) + shape)}, {self.labels(ways, q)})")
@@ -597,7 +601,7 @@ class Gen:
         if self.fits(learner, ("sin",), None):
             return Stmt("ms.data.Sinusoid", [str(self.r.randint(1, 4)), str(self.r.randint(1, 4))],
                         {"seed": str(self.r.randrange(100))}), ("sin",)
-        if isinstance(learner, self.ms.ProtoNet):
+        if self.episodic(learner):
             ways = self.r.randint(2, 4)
         elif isinstance(outputs, int) and outputs >= 2:
             ways = self.r.randint(2, min(CLASSES, outputs))
@@ -741,7 +745,7 @@ FILES = ["'m0.safetensors'", "'m1.safetensors'"]
 
 def save_model(g):
     m = g.pick(lambda o: isinstance(o, (g.ms.nn.Module, g.ms.optim.Optimizer)) or type(o).__name__ in
-               ("MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet"), bad=0.05)
+               ("MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "Baseline", "LogisticProbe", "FineTune"), bad=0.05)
     if m is None:
         return None
     path = g.r.choice(FILES) if not g.mutate() else g.r.choice(["''", "3", "'/nonexistent/x/m.safetensors'", "'\\x00'",
@@ -1141,6 +1145,8 @@ def new_learner(g):
     model = g.ns.get(m)
     if kind == "ProtoNet":
         kwargs = {"distance": g.choice(("euclidean", "cosine"))} if g.r.random() < 0.5 else {}
+        if g.r.random() < 0.3:
+            kwargs["temperature"] = g.real(0.5, 20)
         return Stmt("ms.ProtoNet", [m], kwargs)
     loss = "mse" if g.input_shape(model) == (1,) and g.outputs(model) == 1 else "cross_entropy"
     kwargs = {"inner_lr": g.real(0.001, 0.5), "inner_steps": g.int_(1, 3), "loss": g.choice((loss,))}
@@ -1246,6 +1252,52 @@ def learner_parameters(g):
                                                      "encoder"]))
 
 
+TRANSFER = ("Baseline", "LogisticProbe", "FineTune")
+
+
+def new_transfer(g):
+    """A fine-tuning protocol, with few epochs (its defaults would make the fuzzer slow)."""
+    kind = g.r.choice(TRANSFER)
+    m = g.pick(_is("nn.Module"), bad=0.05)
+    if m is None:
+        return None
+    if kind == "LogisticProbe":
+        kwargs = {"C": g.real(0.1, 10), "max_iter": g.int_(1, 30)}
+    else:
+        kwargs = {"head": g.choice(("linear", "cosine")), "scale": g.real(0.5, 10), "epochs": g.int_(1, 3),
+                  "batch_size": g.int_(1, 5), "seed": g.seed(), "momentum": g.real(0, 0.9),
+                  "weight_decay": g.real(0, 0.01)}
+        if kind == "Baseline":
+            kwargs.update(lr=g.real(0.001, 0.1), dampening=g.real(0, 1))
+        else:
+            kwargs.update(backbone_lr=g.real(0, 0.01), head_lr=g.real(0.001, 0.1))
+    for name in list(kwargs):
+        if g.r.random() < 0.3:
+            del kwargs[name]
+    return Stmt(f"ms.{kind}", [m], kwargs)
+
+
+def transfer_call(g):
+    lr = g.pick(_is("finetune._TransferLearner"), bad=0)
+    if lr is None:
+        return None
+    learner = g.ns[lr]
+    action = g.r.choice(["predict", "query_logits", "evaluate", "fit_head", "adapt", "fit", "repr"])
+    if action == "repr":
+        return Stmt(kind="repr", obj=lr)
+    if action == "evaluate":
+        if not g.fitting_tasksets(learner) and g.r.random() < 0.8:
+            return g.make_taskset_for(learner)
+        return Stmt(f"{lr}.evaluate", [g.taskset_for(learner)], {"tasks": g.int_(1, 3), "seed": g.seed()})
+    if action == "fit":
+        return Stmt(f"{lr}.fit", [g.taskset_for(learner)])
+    task = g.task(learner)
+    t = task if task.startswith("v") else f"({task})"
+    if action in ("fit_head", "adapt"):
+        return Stmt(f"{lr}.{action}", [f"{t}[0]", f"{t}[1]"])
+    return Stmt(f"{lr}.{action}", [f"{t}[0]", f"{t}[1]", f"{t}[2]"])
+
+
 def protonet_embed(g):
     p = g.pick(_is("ProtoNet"), bad=0)
     if p is None:
@@ -1347,7 +1399,7 @@ ACTION_TABLE = [
     (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (new_abstract_optim, 0.4),
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
-    (new_learner, 8), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
+    (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
     (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (learner_replace_model, 0.8),
     (model_replace_attribute, 0.4), (free_handle, 0.3), (concurrent_calls, 1.5),
     (as_float32, 2), (blas_info, 0.2), (version, 0.1),

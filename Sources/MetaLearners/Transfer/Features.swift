@@ -1,0 +1,100 @@
+import MetaTensor
+import MetaAutodiff
+import MetaNN
+
+// What the transfer learners (Baseline, LogisticProbe, FineTune) share: the
+// episode's checks and the encoder's embeddings.
+
+/// The checked support labels of an episode and its number of classes N
+/// (labels must cover 0..<N), with the query examples shaped like the support's.
+func transferEpisode(_ who: String, supportX: Tensor, supportY: Tensor, queryX: Tensor) throws -> (labels: [Int], ways: Int) {
+    guard supportX.rank >= 1, supportX.shape[0] > 0 else {
+        throw MetaError.shape("\(who): x_support must be a non-empty batch (n, ...), got shape \(supportX.shape)")
+    }
+    let s = supportX.shape[0]
+    let labels = try episodeLabels(supportY, name: "y_support", bound: s, examples: s)
+    let ways = (labels.max() ?? -1) + 1
+    var seen = [Bool](repeating: false, count: ways)
+    for l in labels { seen[l] = true }
+    if let missing = seen.firstIndex(of: false) {
+        throw MetaError.argument("\(who): y_support has no example of class \(missing); labels must cover 0..<\(ways)")
+    }
+    guard queryX.rank >= 1, supportX.shape.dropFirst() == queryX.shape.dropFirst() else {
+        throw MetaError.shape("\(who): x_query examples \(Array(queryX.shape.dropFirst())) differ from x_support examples \(Array(supportX.shape.dropFirst()))")
+    }
+    guard queryX.shape[0] > 0 else { throw MetaError.shape("\(who): x_query is empty") }
+    return (labels, ways)
+}
+
+/// An inference context holding `buffers` (running statistics; nil or empty:
+/// batch statistics), checked against the encoder's buffer specs.
+func inferenceContext(_ encoder: any Model, buffers: [Tensor]?) throws -> ForwardContext {
+    guard let buffers, !buffers.isEmpty else { return ForwardContext(mode: .inference) }
+    let specs = encoder.bufferSpecs
+    guard buffers.count == specs.count else {
+        throw MetaError.argument("buffers: the encoder has \(specs.count) buffers, got \(buffers.count)")
+    }
+    for (b, s) in zip(buffers, specs) where b.shape != s.shape {
+        throw MetaError.shape("buffers: \(s.name) has shape \(s.shape), got \(b.shape)")
+    }
+    return ForwardContext(mode: .inference, buffers: buffers)
+}
+
+/// The embeddings (S, d) of the support and (M, d) of the query examples:
+/// one inference forward of both as ONE batch, with the model's running
+/// statistics when `buffers` are given (PyTorch's `model.eval()`; then the
+/// batch does not matter) and with the batch's statistics otherwise (then the
+/// query shares the support's, as in ProtoNet).
+func embedEpisode(_ encoder: any Model, _ params: [Variable], supportX: Tensor, queryX: Tensor,
+                  buffers: [Tensor]?) throws -> (support: Variable, query: Variable) {
+    let s = supportX.shape[0], m = queryX.shape[0]
+    let inputs = Variable(try Tensor.concat([supportX, queryX], axis: 0))
+    let both = try encoder(params, inputs, context: try inferenceContext(encoder, buffers: buffers)).reshaped([s + m, -1])
+    return (try both.slice(axis: 0, range: 0..<s), try both.slice(axis: 0, range: s..<(s + m)))
+}
+
+/// The rows `rows` of a batch (n, ...), in that order.
+func gatherRows(_ x: Tensor, _ rows: ArraySlice<Int>) throws -> Tensor {
+    let width = x.shape.dropFirst().reduce(1, *)
+    return try x.withUnsafeBufferPointer { src in
+        try Tensor.make(shape: [rows.count] + Array(x.shape.dropFirst())) { dst, _ in
+            for (k, r) in rows.enumerated() {
+                (dst + k * width).update(from: src.baseAddress! + r * width, count: width)
+            }
+        }
+    }
+}
+
+/// The error of a transfer learner asked to meta-train.
+func noMetaTraining(_ who: String) -> MetaError {
+    MetaError.argument("\(who) does not meta-train: it is a fine-tuning protocol over a pre-trained encoder; "
+                       + "pre-train the encoder with the Pretrainer (supervised pre-training), then evaluate")
+}
+
+/// The embeddings (n, d) of a batch `x` in one inference forward, with the
+/// model's running statistics when `buffers` are given, else the batch's.
+public func transferEmbeddings(_ encoder: any Model, _ params: [Tensor], _ x: Tensor, buffers: [Tensor]?) throws -> Tensor {
+    guard x.rank >= 1, x.shape[0] > 0 else { throw MetaError.shape("x: needs at least one example, got shape \(x.shape)") }
+    return try encoder(params.map { Variable($0) }, Variable(x),
+                       context: try inferenceContext(encoder, buffers: buffers)).reshaped([x.shape[0], -1]).value
+}
+
+/// A transfer learner whose encoder stays frozen and whose per-episode
+/// classifier can be looked at: the head it fits to a support set.
+public protocol FrozenEncoderClassifier: MetaLearner {
+    /// The head's initial and fitted parameters for support embeddings `z`
+    /// (S, d) with labels 0..<`ways` (Baseline: W, b or v, g; LogisticProbe: W, b).
+    func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor])
+}
+
+extension FrozenEncoderClassifier {
+    /// The support set's embeddings (embedded alone, see `transferEmbeddings`)
+    /// and the head fitted to them, from its initial parameters.
+    public func supportHead(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor,
+                            buffers: [Tensor]?) throws -> (features: Tensor, initial: [Tensor], fitted: [Tensor]) {
+        let (labels, ways) = try transferEpisode("\(Self.self)", supportX: supportX, supportY: supportY, queryX: supportX)
+        let z = try transferEmbeddings(model, metaParams, supportX, buffers: buffers)
+        let (initial, fitted) = try fitHead(z, labels: labels, ways: ways)
+        return (z, initial, fitted)
+    }
+}
