@@ -237,3 +237,32 @@ def test_a_run_split_into_resumed_fits_is_the_same_run():
         pre.fit(images.copy(), labels, resume=True, progress=False)
     with pytest.raises(ms.Error, match="no previous fit"):
         ms.transfer.Pretrainer(nn.Conv4(hidden=8, blocks=2, image_size=12), classes=8).fit(images, labels, resume=True)
+
+
+PRETRAIN_AND_EVALUATE = """
+import sys, numpy as np, metaswift as ms
+sys.path.insert(0, {tests!r})
+from test_transfer import separable_images
+images, labels = separable_images(classes=12, per_class=10)
+encoder = ms.nn.Conv4(hidden=8, blocks=2, image_size=12, track_running_stats=True, seed=0)
+ms.transfer.Pretrainer(encoder, classes=8).fit(images[labels < 8], labels[labels < 8], epochs=3, progress=False)
+ms.save(encoder, {path!r})
+tasks = ms.data.Taskset(images, labels, ways=4, shots=1, queries=3, classes=range(8, 12), seed=0)
+print(repr(ms.Baseline(encoder, seed=3).evaluate(tasks, tasks=30, seed=1).accuracies.tolist()))
+"""
+
+
+def test_an_encoder_saved_in_one_process_fine_tunes_to_the_same_accuracy_in_another(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "encoder.safetensors")
+    script = PRETRAIN_AND_EVALUATE.format(tests=os.path.dirname(__file__), path=path)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    in_training_process = np.array(eval(out.stdout.strip().splitlines()[-1]))
+    images, labels = separable_images(classes=12, per_class=10)
+    tasks = ms.data.Taskset(images, labels, ways=4, shots=1, queries=3, classes=range(8, 12), seed=0)
+    here = ms.Baseline(ms.load(path), seed=3).evaluate(tasks, tasks=30, seed=1).accuracies
+    np.testing.assert_array_equal(here, in_training_process)
+    assert 0 < here.mean() <= 1
