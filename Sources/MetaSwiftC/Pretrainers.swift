@@ -75,7 +75,10 @@ extension Kinds {
             guard labels.count == images.shape.first ?? 0 else {
                 throw BridgeError.argument("labels: has \(labels.count) entries but images has \(images.shape.first ?? 0) examples")
             }
-            _ = try encoder.checkInput(images.shape, "images")
+            // One example's shape: the model's own check of a whole dataset would count the memory of
+            // a forward pass over all of it, which training never takes.
+            guard images.rank >= 1 else { throw BridgeError.argument("images: expected a batch (n, ...), got a scalar") }
+            _ = try encoder.checkInput([min(images.shape[0], batch)] + images.shape.dropFirst(), "images")
             return try PretrainerObject(encoder: encoder, head: head, images: images, labels: labels.map { Int($0) },
                                         optimizer: optimizer, batchSize: batch, dropLast: dropLast, seed: seed)
         },

@@ -1277,6 +1277,32 @@ def new_transfer(g):
     return Stmt(f"ms.{kind}", [m], kwargs)
 
 
+def pretrain(g):
+    """Supervised pre-training of a pool model: a Pretrainer, then fit, accuracy, logits or with_head."""
+    m = g.pick(_is("nn.Module"), bad=0.05)
+    if m is None:
+        return None
+    model = g.ns.get(m)
+    shape = g.input_shape(model) if model is not None else None
+    classes, per = g.r.randint(1, 4), g.r.randint(1, 3)
+    images = g.array((classes * per,) + (shape or (FEATURES,)))
+    kwargs = {"head": g.choice(("linear", "cosine")), "seed": g.seed()}
+    if g.r.random() < 0.3:
+        kwargs["scale"] = g.real(0.5, 10)
+    pre = f"ms.transfer.Pretrainer({m}, {g.int_(classes, classes)}, " + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
+    action = g.r.choice(["fit", "fit", "accuracy", "logits", "with_head"])
+    if action == "with_head":
+        return Stmt("ms.transfer.with_head", [m, g.int_(1, 4)], {"seed": g.seed()})
+    if action == "fit":
+        fit_kwargs = {"epochs": g.int_(0, 2), "batch_size": g.int_(1, 5), "drop_last": g.flag(), "seed": g.seed(),
+                      "progress": "False"}
+        for name in list(fit_kwargs):
+            if name != "progress" and g.r.random() < 0.3:
+                del fit_kwargs[name]
+        return Stmt(f"{pre}.fit", [images, g.labels(classes, per)], fit_kwargs)
+    return Stmt(f"{pre}.{action}", [images] + ([g.labels(classes, per)] if action == "accuracy" else []))
+
+
 def transfer_call(g):
     lr = g.pick(_is("finetune._TransferLearner"), bad=0)
     if lr is None:
@@ -1399,7 +1425,7 @@ ACTION_TABLE = [
     (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (new_abstract_optim, 0.4),
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
-    (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
+    (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
     (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (learner_replace_model, 0.8),
     (model_replace_attribute, 0.4), (free_handle, 0.3), (concurrent_calls, 1.5),
     (as_float32, 2), (blas_info, 0.2), (version, 0.1),

@@ -31,7 +31,7 @@ import MetaData
 ///
 ///     let baseline = try Baseline(encoder: conv4, head: .cosine(scale: 2))
 ///     let logits = try baseline.episodeLogits(params, supportX: xs, supportY: ys, queryX: xq, buffers: buffers)
-public struct Baseline: MetaLearner, EpisodeClassifier, FrozenEncoderClassifier {
+public struct Baseline: FrozenEncoderClassifier {
     public let encoder: any Model
     public let head: TransferHead
     public let optimizer: TorchSGD
@@ -59,22 +59,6 @@ public struct Baseline: MetaLearner, EpisodeClassifier, FrozenEncoderClassifier 
         self.batchSize = batchSize
         self.seed = seed
         self.pool = pool
-    }
-
-    public var model: any Model { encoder }
-    public var loss: TaskLoss { .crossEntropy }
-    public var innerSteps: Int { 0 }
-    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
-    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
-
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
-        throw noMetaTraining("Baseline")
-    }
-
-    /// The encoder's parameters unchanged: the encoder is frozen.
-    public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
-        try checkMetaParameters(metaParams)
-        return metaParams
     }
 
     public func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor]) {

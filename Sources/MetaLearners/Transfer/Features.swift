@@ -1,6 +1,7 @@
 import MetaTensor
 import MetaAutodiff
 import MetaNN
+import MetaData
 
 // What the transfer learners (Baseline, LogisticProbe, FineTune) share: the
 // episode's checks and the encoder's embeddings.
@@ -53,22 +54,25 @@ func embedEpisode(_ encoder: any Model, _ params: [Variable], supportX: Tensor, 
     return (try both.slice(axis: 0, range: 0..<s), try both.slice(axis: 0, range: s..<(s + m)))
 }
 
-/// The rows `rows` of a batch (n, ...), in that order.
-func gatherRows(_ x: Tensor, _ rows: ArraySlice<Int>) throws -> Tensor {
-    let width = x.shape.dropFirst().reduce(1, *)
-    return try x.withUnsafeBufferPointer { src in
-        try Tensor.make(shape: [rows.count] + Array(x.shape.dropFirst())) { dst, _ in
-            for (k, r) in rows.enumerated() {
-                (dst + k * width).update(from: src.baseAddress! + r * width, count: width)
-            }
-        }
-    }
+/// A fine-tuning protocol over a pre-trained encoder (Baseline, LogisticProbe,
+/// FineTune): a learner whose meta-parameters are the encoder's, which
+/// classifies episodes by its own rule and does not meta-train.
+public protocol TransferLearner: MetaLearner, EpisodeClassifier {
+    var encoder: any Model { get }
 }
 
-/// The error of a transfer learner asked to meta-train.
-func noMetaTraining(_ who: String) -> MetaError {
-    MetaError.argument("\(who) does not meta-train: it is a fine-tuning protocol over a pre-trained encoder; "
-                       + "pre-train the encoder with the Pretrainer (supervised pre-training), then evaluate")
+extension TransferLearner {
+    public var model: any Model { encoder }
+    public var loss: TaskLoss { .crossEntropy }
+    public var innerSteps: Int { 0 }
+    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
+    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
+
+    /// Throws: the encoder is pre-trained elsewhere (supervised pre-training).
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+        throw MetaError.argument("\(Self.self) does not meta-train: it is a fine-tuning protocol over a pre-trained "
+                                 + "encoder; pre-train the encoder with the Pretrainer (supervised pre-training), then evaluate")
+    }
 }
 
 /// The embeddings (n, d) of a batch `x` in one inference forward, with the
@@ -81,13 +85,19 @@ public func transferEmbeddings(_ encoder: any Model, _ params: [Tensor], _ x: Te
 
 /// A transfer learner whose encoder stays frozen and whose per-episode
 /// classifier can be looked at: the head it fits to a support set.
-public protocol FrozenEncoderClassifier: MetaLearner {
+public protocol FrozenEncoderClassifier: TransferLearner {
     /// The head's initial and fitted parameters for support embeddings `z`
     /// (S, d) with labels 0..<`ways` (Baseline: W, b or v, g; LogisticProbe: W, b).
     func fitHead(_ z: Tensor, labels: [Int], ways: Int) throws -> (initial: [Tensor], fitted: [Tensor])
 }
 
 extension FrozenEncoderClassifier {
+    /// The encoder's parameters unchanged: the encoder is frozen.
+    public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
+        try checkMetaParameters(metaParams)
+        return metaParams
+    }
+
     /// The support set's embeddings (embedded alone, see `transferEmbeddings`)
     /// and the head fitted to them, from its initial parameters.
     public func supportHead(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor,

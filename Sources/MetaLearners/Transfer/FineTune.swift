@@ -25,7 +25,7 @@ import MetaData
 /// The model is never changed: `episodeLogits` and `adapt` work on copies of
 /// the parameters; `adapt` returns the fine-tuned encoder parameters. It does
 /// not meta-train.
-public struct FineTune: MetaLearner, EpisodeClassifier {
+public struct FineTune: TransferLearner {
     public let encoder: any Model
     public let head: TransferHead
     public let backboneLR: Float
@@ -59,22 +59,12 @@ public struct FineTune: MetaLearner, EpisodeClassifier {
         self.pool = pool
     }
 
-    public var model: any Model { encoder }
-    public var loss: TaskLoss { .crossEntropy }
-    public var innerSteps: Int { 0 }
-    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
-    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
-
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
-        throw noMetaTraining("FineTune")
-    }
-
     /// The encoder's and the head's parameters fine-tuned on the support set
     /// (x, labels 0..<ways), with `buffers` for batch norm (nil: batch statistics).
     public func fineTune(_ metaParams: [Tensor], x: Tensor, labels: [Int], ways: Int,
                          buffers: [Tensor]?) throws -> (encoder: [Tensor], head: [Tensor]) {
         let s = x.shape[0], n = encoder.parameterCount
-        let d = try encoder(metaParams.map { Variable($0) }, Variable(try gatherRows(x, [0])),
+        let d = try encoder(metaParams.map { Variable($0) }, Variable(try x.gather(indices: [0], axis: 0)),
                             context: try inferenceContext(encoder, buffers: buffers)).value.count
         var rng = RNG(seed: seed)
         let initialHead = try head.initialParameters(features: d, classes: ways, rng: &rng)
@@ -85,7 +75,7 @@ public struct FineTune: MetaLearner, EpisodeClassifier {
             let order = try rng.permutation(s)
             for start in stride(from: 0, to: s, by: batchSize) {
                 let rows = order[start..<min(start + batchSize, s)]
-                let xb = Variable(try gatherRows(x, rows))
+                let xb = Variable(try x.gather(indices: Array(rows), axis: 0))
                 let yb = rows.map { labels[$0] }
                 let at = try zip(shapes, p).map { Variable(try Tensor(shape: $0, scalars: $1)) }
                 let (_, grads) = try Autodiff.valueAndGrad(at: at) { all in

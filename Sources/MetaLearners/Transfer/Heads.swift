@@ -53,21 +53,19 @@ public enum TransferHead: Equatable, Sendable {
         }
     }
 
-    /// The logits (B, N) of embeddings z (B, d), in differentiable ops.
-    ///
-    /// The cosine head's ‖z‖ is √(Σz² + 1e-30): the same number as √(Σz²) for
-    /// any embedding of norm above ~1e-11, and a finite derivative at z = 0
-    /// (a ReLU encoder can output it), where √ has none.
+    /// The logits (B, N) of embeddings z (B, d), in differentiable ops: MetaNN's
+    /// `Linear` and `CosineLinear` layers themselves (whose norms are
+    /// √(Σ² + 1e-24), differentiable at a zero embedding).
     public func logits(_ params: [Variable], _ z: Variable) throws -> Variable {
+        guard z.rank == 2, params.count == 2, params[0].rank == 2 else {
+            throw MetaError.shape("TransferHead: expected embeddings (B, d) and two head parameters, got \(z.shape)")
+        }
+        let (d, n) = (params[0].shape[0], params[0].shape[1])
         switch self {
         case .linear:
-            return try Variable.matmul(z, params[0]) + params[1].reshaped([1, -1])
+            return try Linear(inputs: d, outputs: n)([params[0], params[1]], z)
         case .cosine(let scale):
-            let norm = try (z.square().sum(axes: [1], keepDims: true) + 1e-30).sqrt()
-            let unit = try z / (norm + 1e-5)
-            let columns = try params[0].square().sum(axes: [0], keepDims: true).sqrt()        // (1, N)
-            let factor = try params[1].reshaped([1, -1]) / columns * scale
-            return try Variable.matmul(unit, params[0]) * factor
+            return try CosineLinear(inputs: d, outputs: n, scale: scale)([params[0], params[1].reshaped([n, 1])], z)
         }
     }
 }

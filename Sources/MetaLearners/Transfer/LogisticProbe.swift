@@ -26,7 +26,7 @@ import MetaData
 /// Embeddings come from one inference forward of support and query (running
 /// statistics when `buffers` are given, as `Baseline`). It does not
 /// meta-train; `adapt` returns the encoder's parameters unchanged.
-public struct LogisticProbe: MetaLearner, EpisodeClassifier, FrozenEncoderClassifier {
+public struct LogisticProbe: FrozenEncoderClassifier {
     public let encoder: any Model
     public let C: Double
     public let maxIter: Int
@@ -39,21 +39,6 @@ public struct LogisticProbe: MetaLearner, EpisodeClassifier, FrozenEncoderClassi
         self.C = C
         self.maxIter = maxIter
         self.pool = pool
-    }
-
-    public var model: any Model { encoder }
-    public var loss: TaskLoss { .crossEntropy }
-    public var innerSteps: Int { 0 }
-    public var metaParameterSpecs: [ParameterSpec] { encoder.parameterSpecs }
-    public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
-
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
-        throw noMetaTraining("LogisticProbe")
-    }
-
-    public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
-        try checkMetaParameters(metaParams)
-        return metaParams
     }
 
     /// Rows divided by their norm (zero rows stay zero), in Double.
