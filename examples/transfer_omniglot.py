@@ -172,6 +172,10 @@ def metabaseline(args):
     print(f"Meta-Baseline: pre-training for {budget / 2 / 60:.1f} min, then meta-training")
     model, first = pretrain(train.images, train.labels, train.num_classes, "linear", 100, args.seed,
                             os.path.join(args.out, "mb_baseline_half.safetensors"), False, budget=budget / 2)
+    # The pre-trained encoder as the same cosine ProtoNet before any meta-training: what the meta stage adds.
+    before = ms.ProtoNet(ms.load(os.path.join(args.out, "mb_baseline_half.safetensors")), distance="cosine",
+                         temperature=10.0)
+    results.append(("Meta-Baseline before its meta-training (the pre-trained half)", first, before))
     meta = ms.ProtoNet(model, distance="cosine", temperature=10.0)
     done, second = meta_train(meta, budget - first, args.meta_lr)
     results.append((f"Meta-Baseline ({done} episodes, temperature {float(meta.temperature):.2f})", first + second,

@@ -121,6 +121,7 @@ def _shape(value, name):
         raise _core.Error(f"{name}: expected a sequence of integers (one example's shape), "
                           f"got {_args.shown(value)}") from None
     for i, d in enumerate(dims):
+        _args.integer(d, f"{name}[{i}]")  # within int64 (a description is JSON the engine reads as such)
         if d < 1:
             raise _core.Error(f"{name}[{i}]: must be >= 1, got {d}")
     return dims

@@ -10,7 +10,7 @@ then transfer its encoder to new classes.
   regression, the whole network fine-tuned) are learners like the others:
   ``ms.Baseline``, ``ms.LogisticProbe``, ``ms.FineTune``.
 
-Example (Chen et al.'s Baseline on Omniglot, see ``examples/transfer.py``)::
+Example (Chen et al.'s Baseline on Omniglot, see ``examples/transfer_omniglot.py``)::
 
     train = ms.data.Omniglot(root, subset="trainval")           # 4800 classes with rotations
     encoder = ms.nn.Conv4(track_running_stats=True, seed=0)
@@ -36,6 +36,15 @@ __all__ = ["Pretrainer", "with_head", "embedding_size"]
 HEADS = ("linear", "cosine")
 
 
+def _batch(images):
+    """``images`` as float32 with at least one axis (the batch's), and the array it was read from."""
+    source = read_array(images, "images")
+    x = as_float32(source, "images")
+    if x.ndim == 0:
+        raise _core.Error("images: expected a batch of examples (n, ...), got a scalar")
+    return x, source
+
+
 def embedding_size(encoder, example=None):
     """The number of features ``encoder`` outputs per example: a Conv4's
     ``embedding_size``, a model's declared output shape, or (given one
@@ -47,7 +56,7 @@ def embedding_size(encoder, example=None):
         shape = encoder.output_shape()
         return int(np.prod(shape))
     if example is not None:
-        x = as_float32(example, "images")
+        x, _ = _batch(example)
         y = encoder.forward(x[:2] if len(x) >= 2 else x)
         return int(np.prod(y.shape[1:]))
     raise _core.Error("encoder: its output size is unknown; build it with input_shape=... or pass features=")
@@ -160,8 +169,7 @@ class Pretrainer:
                                   "objects")
             trainer = self._trainer
         else:
-            source = read_array(images, "images")
-            x = as_float32(source, "images")
+            x, source = _batch(images)
             y = as_labels(labels, "labels")
             if len(y) != len(x):
                 raise _core.Error(f"labels: has {len(y)} entries but images has {len(x)} examples")
@@ -221,7 +229,7 @@ class Pretrainer:
     def logits(self, images, batch_size=256):
         """The network's logits ``(n, classes)`` for ``images``, in inference
         (running batch-norm statistics where the encoder keeps them)."""
-        x = as_float32(images, "images")
+        x, _ = _batch(images)
         batch_size = _args.count(batch_size, "batch_size")
         if self.head is None:
             raise _core.Error("logits: the head is made by the first fit (or give features= when constructing)")

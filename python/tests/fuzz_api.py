@@ -664,6 +664,8 @@ def new_conv4(g):
     kwargs = {"in_channels": g.int_(1, 1) if g.r.random() < 0.8 else g.int_(1, 3), "hidden": g.int_(2, 6),
               "blocks": g.int_(blocks, blocks), "outputs": outputs if not g.mutate() else g.r.choice(BAD_INTS),
               "image_size": g.int_(image, image), "seed": g.seed()}
+    if g.r.random() < 0.3:
+        kwargs.update(track_running_stats=g.flag(), momentum=g.real(0, 1))
     return Stmt("ms.nn.Conv4", [], kwargs)
 
 
@@ -688,7 +690,10 @@ def new_layers(g):
                             f"ms.nn.Residual(ms.nn.Sequential(ms.nn.Linear({z(h)}, {z(h)}), {act}))",
                             f"ms.nn.Residual(ms.nn.Linear({h}, {h}), ms.nn.Linear({h}, {z(h)}, bias=False))"])
         parts += [extra] if extra else []
-        parts.append(f"ms.nn.Linear({z(h)}, {z(outputs)})")
+        if g.r.random() < 0.2:
+            parts.append(f"ms.nn.CosineLinear({z(h)}, {z(outputs)}, scale={g.real(0.5, 10)}, learned_norm={g.flag()})")
+        else:
+            parts.append(f"ms.nn.Linear({z(h)}, {z(outputs)})")
     elif regime == "img":
         shape = (1, SIDE, SIDE)
         pool = g.r.choice([f"ms.nn.MaxPool2d({z(2)})", f"ms.nn.AvgPool2d({z(2)})", "ms.nn.AvgPool2d(3, stride=1, padding=1)"])
@@ -1290,9 +1295,11 @@ def pretrain(g):
     if g.r.random() < 0.3:
         kwargs["scale"] = g.real(0.5, 10)
     pre = f"ms.transfer.Pretrainer({m}, {g.int_(classes, classes)}, " + ", ".join(f"{k}={v}" for k, v in kwargs.items()) + ")"
-    action = g.r.choice(["fit", "fit", "accuracy", "logits", "with_head"])
+    action = g.r.choice(["fit", "fit", "accuracy", "logits", "with_head", "embedding_size"])
     if action == "with_head":
         return Stmt("ms.transfer.with_head", [m, g.int_(1, 4)], {"seed": g.seed()})
+    if action == "embedding_size":
+        return Stmt("ms.transfer.embedding_size", [m] + ([images] if g.r.random() < 0.5 else []))
     if action == "fit":
         fit_kwargs = {"epochs": g.int_(0, 2), "batch_size": g.int_(1, 5), "drop_last": g.flag(), "seed": g.seed(),
                       "progress": "False"}

@@ -73,7 +73,7 @@ def test_the_fuzzer_knows_every_public_name():
     source = (HERE / "fuzz_api.py").read_text()
     exempt = {"History.plot"}  # draws with matplotlib
     missing = []
-    for module in (ms, ms.nn, ms.data, ms.optim, ms.eval):
+    for module in (ms, ms.nn, ms.data, ms.optim, ms.eval, ms.transfer, ms.finetune):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.ismodule(obj) or name.startswith("__") or hasattr(obj, "_fields"):  # namedtuples: no logic
@@ -367,6 +367,8 @@ def test_non_str_where_str_is_expected():
     ("ms.data.split_classes(2**62, train=1)", "classes"),
     ("ms.nn.MLP([1, 2]).set_parameters(3)", "parameters"),
     ("ms.History([1.0]).smoothed(-10**5000)", "smooth"),
+    ("ms.nn.Sequential(ms.nn.Linear(4, 4), ms.nn.LayerNorm(10**5000), input_shape=(4,))", r"normalized_shape\[0\]"),
+    ("ms.transfer.Pretrainer(ms.nn.MLP([4, 2]), 2).fit(A(()), L(2, 3), progress=False)", "images"),
 ])
 def test_found_by_fuzzing(expr, argument):
     refused(run(expr, setup="import warnings; warnings.simplefilter('error')"), argument)

@@ -185,6 +185,10 @@ def test_pretraining_refuses_bad_input_naming_the_argument():
         pre.fit(images, -labels, progress=False)
     with pytest.raises(ms.Error, match="images"):
         pre.fit(images[:, :, :10, :10], labels, progress=False)
+    with pytest.raises(ms.Error, match="images: expected a batch"):
+        pre.fit(np.float32(1), labels, progress=False)
+    with pytest.raises(ms.Error, match="images: expected a batch"):
+        pre.logits(np.float32(1))
     with pytest.raises(ms.Error, match="batch_size"):
         pre.fit(images, labels, batch_size=0, progress=False)
     with pytest.raises(ms.Error, match="epochs"):
