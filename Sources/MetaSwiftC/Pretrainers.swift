@@ -101,13 +101,7 @@ extension PretrainerObject {
 
     /// `steps` mini-batch steps; returns their losses.
     func run(_ args: Arguments, _ out: Results) throws {
-        let n = try args.count("steps")
-        try args.done()
-        try Check.fitsInMemory(elements: n, "steps")
-        var losses: [Float] = []
-        losses.reserveCapacity(n)
-        try run(n, losses: &losses)
-        out.set("losses", try Tensor(shape: [n], scalars: losses))
+        try runSteps(args, out, run)
     }
 
     func stepCount(_ args: Arguments, _ out: Results) throws {

@@ -182,17 +182,23 @@ extension TrainerObject {
     /// `steps` meta-steps; returns their meta-losses.
     func run(_ args: Arguments, _ out: Results) throws {
         args.charge = "meta_batch_size"
-        let n = try args.count("steps")
-        try args.done()
-        try Check.fitsInMemory(elements: n, "steps")
-        var losses: [Float] = []
-        losses.reserveCapacity(n)
-        try run(n, losses: &losses)
-        out.set("losses", try Tensor(shape: [n], scalars: losses))
+        try runSteps(args, out, run)
     }
 
     func stepCount(_ args: Arguments, _ out: Results) throws {
         try args.done()
         out.set("steps", steps)
     }
+}
+
+/// A trainer's "run" method: reads `steps`, runs `body` for that many steps
+/// (each appends its loss) and returns the losses.
+func runSteps(_ args: Arguments, _ out: Results, _ body: (Int, inout [Float]) throws -> Void) throws {
+    let n = try args.count("steps")
+    try args.done()
+    try Check.fitsInMemory(elements: n, "steps")
+    var losses: [Float] = []
+    losses.reserveCapacity(n)
+    try body(n, &losses)
+    out.set("losses", try Tensor(shape: [n], scalars: losses))
 }

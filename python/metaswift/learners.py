@@ -46,22 +46,28 @@ def _check_taskset(taskset):
                           f"got {type(taskset).__name__}")
 
 
-def _progress_bar(total, enabled):
+def _progress_bar(total, enabled, unit="step", desc="meta-training"):
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="step", desc="meta-training")
+    return tqdm(total=total, unit=unit, desc=desc)
 
 
-def _steps_done(trainer, losses, done):
-    """The steps ``trainer`` has done, after writing the losses of its last
-    run into ``losses`` from ``done`` on: a run cut short by an error (whose
-    rolled-back step does not count), or one whose return Ctrl-C cut off
-    before the loop took its losses."""
-    now = trainer.call("steps")["steps"]
+def _next_chunk(n, elapsed):
+    """Steps for the next native call after ``n`` took ``elapsed`` seconds."""
+    return int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
+
+
+def _steps_done(trainer, losses, done, before=0):
+    """The steps ``trainer`` has done in this call (its count less
+    ``before``), after writing the losses of its last run into ``losses``
+    from ``done`` on: a run cut short by an error (whose rolled-back step
+    does not count), or one whose return Ctrl-C cut off before the loop took
+    its losses."""
+    now = trainer.call("steps")["steps"] - before
     if now > done:
         partial = to_numpy(trainer.call("last_run")["losses"])
         losses[done:done + len(partial)] = partial
@@ -336,7 +342,7 @@ class _Learner(_EpisodeLearner):
                 if checkpoint is not None and (done % every == 0 or done == steps):
                     trainer.call("checkpoint", path=checkpoint, losses=losses[:done])
                 elapsed = time.perf_counter() - start
-                chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
+                chunk = _next_chunk(n, elapsed)
                 if bar is not None:
                     bar.update(n)
                     bar.set_postfix(loss=f"{losses[done - n:done].mean():.4g}")

@@ -24,11 +24,11 @@ import warnings
 import numpy as np
 
 from . import _args, _core, optim
-from ._arrays import as_float32, read_array, to_numpy, zeros
+from ._arrays import as_float32, read_array, zeros
 from .data import as_labels
 from .history import History
-from .learners import CHUNK_SECONDS, MAX_CHUNK, _core_model
-from .nn import Conv4, Layer, Module
+from .learners import _core_model, _next_chunk, _progress_bar, _steps_done
+from .nn import Conv4, Layer
 from .layers import CosineLinear, Linear, Sequential
 
 __all__ = ["Pretrainer", "with_head", "embedding_size"]
@@ -188,13 +188,8 @@ class Pretrainer:
         per_epoch = trainer.call("batches_per_epoch")["batches"]
         steps = epochs * per_epoch
         losses = zeros(steps, "epochs")
-        bar = None
-        if progress and steps:
-            try:
-                from tqdm.auto import tqdm
-                bar = tqdm(total=steps, unit="batch", desc="pre-training")
-            except ImportError:
-                bar = None
+        bar = _progress_bar(steps, progress and steps > 0, unit="batch", desc="pre-training")
+        before = trainer.call("steps")["steps"]  # a resumed run's count goes on from the last fit
         done, chunk = 0, 1
         try:
             while done < steps:
@@ -203,19 +198,17 @@ class Pretrainer:
                 try:
                     losses[done:done + n] = trainer.call("run", steps=n)["losses"]
                 except _core.Error as error:
-                    partial = to_numpy(trainer.call("last_run")["losses"])
-                    losses[done:done + len(partial)] = partial
-                    done += len(partial)
+                    done = _steps_done(trainer, losses, done, before)
                     error.history = self.history = History(losses[:done].copy(), interrupted=True)
                     raise
                 done += n
                 elapsed = time.perf_counter() - start
-                chunk = int(min(MAX_CHUNK, max(1, n * 4 if elapsed <= 0 else n * CHUNK_SECONDS / elapsed)))
+                chunk = _next_chunk(n, elapsed)
                 if bar is not None:
                     bar.update(n)
                     bar.set_postfix(epoch=f"{done / per_epoch:.2f}", loss=f"{losses[done - n:done].mean():.4g}")
         except KeyboardInterrupt:
-            done = trainer.call("steps")["steps"]
+            done = _steps_done(trainer, losses, done, before)
             self.history = History(losses[:done].copy(), interrupted=True)
             warnings.warn(f"fit interrupted after {done} of {steps} mini-batches; the encoder and head hold the "
                           f"values of step {done}", stacklevel=2)

@@ -44,14 +44,8 @@ public struct Baseline: FrozenEncoderClassifier {
                 dampening: Float = 0.9, weightDecay: Float = 1e-3, epochs: Int = 100, batchSize: Int = 4,
                 seed: UInt64 = 0, pool: WorkerPool = .shared) throws {
         try Check.rate(lr, "lr")
-        try Check.rate(momentum, "momentum")
         try Check.rate(dampening, "dampening")
-        try Check.rate(weightDecay, "weight_decay")
-        try Check.steps(epochs, "epochs")
-        try Check.steps(batchSize, "batch_size")
-        if case .cosine(let s) = head, !(s.isFinite && s > 0) {
-            throw MetaError.argument("scale must be finite and > 0, got \(s)")
-        }
+        try checkHeadTraining(head: head, momentum: momentum, weightDecay: weightDecay, epochs: epochs, batchSize: batchSize)
         self.encoder = encoder
         self.head = head
         self.optimizer = TorchSGD(lr: lr, momentum: momentum, dampening: dampening, weightDecay: weightDecay)
@@ -89,14 +83,12 @@ public struct Baseline: FrozenEncoderClassifier {
 
     public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
                               buffers: [Tensor]?) throws -> Tensor {
-        try checkMetaParameters(metaParams)
-        let (labels, ways) = try transferEpisode("Baseline", supportX: supportX, supportY: supportY, queryX: queryX)
-        let (zs, zq) = try embedEpisode(encoder, metaParams.map { Variable($0) }, supportX: supportX, queryX: queryX,
-                                        buffers: buffers)
-        let trained = try trainHead(zs.value, labels: labels, ways: ways).fitted
+        let (labels, ways, zs, zq) = try embeddedEpisode(metaParams, supportX: supportX, supportY: supportY,
+                                                         queryX: queryX, buffers: buffers)
+        let trained = try trainHead(zs, labels: labels, ways: ways).fitted
         let m = zq.shape[0], d = zq.shape[1]
         let frozen = FrozenHead(head: head, d: d, n: ways)
-        let q = frozen.prepare(zq.value.scalars, count: m)
+        let q = frozen.prepare(zq.scalars, count: m)
         let logits = q.withUnsafeBufferPointer { frozen.logits(trained.map(\.scalars), $0, rows: 0..<m) }
         return try Tensor(shape: [m, ways], scalars: logits)
     }

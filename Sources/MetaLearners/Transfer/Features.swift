@@ -27,6 +27,17 @@ func transferEpisode(_ who: String, supportX: Tensor, supportY: Tensor, queryX: 
     return (labels, ways)
 }
 
+/// The checks of a head's training loop shared by Baseline and FineTune.
+func checkHeadTraining(head: TransferHead, momentum: Float, weightDecay: Float, epochs: Int, batchSize: Int) throws {
+    try Check.rate(momentum, "momentum")
+    try Check.rate(weightDecay, "weight_decay")
+    try Check.steps(epochs, "epochs")
+    try Check.steps(batchSize, "batch_size")
+    if case .cosine(let s) = head, !(s.isFinite && s > 0) {
+        throw MetaError.argument("scale must be finite and > 0, got \(s)")
+    }
+}
+
 /// An inference context holding `buffers` (running statistics; nil or empty:
 /// batch statistics), checked against the encoder's buffer specs.
 func inferenceContext(_ encoder: any Model, buffers: [Tensor]?) throws -> ForwardContext {
@@ -92,6 +103,16 @@ public protocol FrozenEncoderClassifier: TransferLearner {
 }
 
 extension FrozenEncoderClassifier {
+    /// An episode checked, and its support and query embedded (see `embedEpisode`).
+    func embeddedEpisode(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
+                         buffers: [Tensor]?) throws -> (labels: [Int], ways: Int, support: Tensor, query: Tensor) {
+        try checkMetaParameters(metaParams)
+        let (labels, ways) = try transferEpisode("\(Self.self)", supportX: supportX, supportY: supportY, queryX: queryX)
+        let (zs, zq) = try embedEpisode(encoder, metaParams.map { Variable($0) }, supportX: supportX, queryX: queryX,
+                                        buffers: buffers)
+        return (labels, ways, zs.value, zq.value)
+    }
+
     /// The encoder's parameters unchanged: the encoder is frozen.
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {
         try checkMetaParameters(metaParams)

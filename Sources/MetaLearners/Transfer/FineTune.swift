@@ -41,13 +41,7 @@ public struct FineTune: TransferLearner {
                 seed: UInt64 = 0, pool: WorkerPool = .shared) throws {
         try Check.rate(backboneLR, "backbone_lr")
         try Check.rate(headLR, "head_lr")
-        try Check.rate(momentum, "momentum")
-        try Check.rate(weightDecay, "weight_decay")
-        try Check.steps(epochs, "epochs")
-        try Check.steps(batchSize, "batch_size")
-        if case .cosine(let s) = head, !(s.isFinite && s > 0) {
-            throw MetaError.argument("scale must be finite and > 0, got \(s)")
-        }
+        try checkHeadTraining(head: head, momentum: momentum, weightDecay: weightDecay, epochs: epochs, batchSize: batchSize)
         self.encoder = encoder
         self.head = head
         self.backboneLR = backboneLR

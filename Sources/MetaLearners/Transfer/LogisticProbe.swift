@@ -95,13 +95,11 @@ public struct LogisticProbe: FrozenEncoderClassifier {
 
     public func episodeLogits(_ metaParams: [Tensor], supportX: Tensor, supportY: Tensor, queryX: Tensor,
                               buffers: [Tensor]?) throws -> Tensor {
-        try checkMetaParameters(metaParams)
-        let (labels, ways) = try transferEpisode("LogisticProbe", supportX: supportX, supportY: supportY, queryX: queryX)
-        let (zs, zq) = try embedEpisode(encoder, metaParams.map { Variable($0) }, supportX: supportX, queryX: queryX,
-                                        buffers: buffers)
-        let (w, b) = try fit(zs.value, labels: labels, ways: ways)
+        let (labels, ways, zs, zq) = try embeddedEpisode(metaParams, supportX: supportX, supportY: supportY,
+                                                         queryX: queryX, buffers: buffers)
+        let (w, b) = try fit(zs, labels: labels, ways: ways)
         let m = zq.shape[0], d = zq.shape[1]
-        let x = LogisticProbe.normalized(zq.value)
+        let x = LogisticProbe.normalized(zq)
         let (ws, bs) = (w.scalars.map(Double.init), b.scalars.map(Double.init))
         var out = [Float](repeating: 0, count: m * ways)
         for i in 0..<m {
