@@ -66,10 +66,20 @@ extension TaskDistribution {
     /// `count` tasks, each from its own split of `rng`, so task i does not
     /// depend on how many numbers task i-1 consumed.
     public func sample(_ count: Int, rng: inout RNG) throws -> [Task] {
+        try sample(count, range: 0..<max(count, 0), rng: &rng)
+    }
+
+    /// The tasks `range` of the `count` that `sample(count, rng:)` draws: the
+    /// generator advances exactly as there, and only these tasks are made
+    /// (a process's share of a meta-batch).
+    public func sample(_ count: Int, range: Range<Int>, rng: inout RNG) throws -> [Task] {
         guard count > 0 else { throw MetaError.argument("sample: count must be positive, got \(count)") }
-        let (total, overflow) = floatsPerTask.multipliedReportingOverflow(by: count)
-        try MemoryLimit.check(elements: overflow ? Int.max : total, "sample: \(count) tasks")
+        guard range.lowerBound >= 0, range.upperBound <= count else {
+            throw MetaError.argument("sample: tasks \(range) outside 0..<\(count)")
+        }
+        let (total, overflow) = floatsPerTask.multipliedReportingOverflow(by: range.count)
+        try MemoryLimit.check(elements: overflow ? Int.max : total, "sample: \(range.count) tasks")
         var streams = rng.split(count)
-        return try (0..<count).map { try sample(rng: &streams[$0]) }
+        return try range.map { try sample(rng: &streams[$0]) }
     }
 }

@@ -13,6 +13,10 @@ public struct AdaptationCurve: Sendable {
     public let finalLosses: [Float]
     /// Query accuracy of every task after the final step (classification only).
     public let finalAccuracies: [Float]?
+    /// Each task's query loss after 0...steps steps (one point for an episode classifier).
+    public let taskLosses: [[Float]]
+    /// Each task's query accuracy after each step (classification only).
+    public let taskAccuracies: [[Float]]?
 }
 
 extension MetaLearner {
@@ -28,7 +32,8 @@ extension MetaLearner {
             // step by step: one point, from their episode evaluation.
             let e = try evaluateEpisodes(metaParams, tasks: tasks, steps: steps, buffers: buffers, pool: pool)
             return AdaptationCurve(loss: [e.meanLoss], accuracy: [e.accuracy.mean], finalLosses: e.losses,
-                                   finalAccuracies: e.accuracies)
+                                   finalAccuracies: e.accuracies, taskLosses: e.losses.map { [$0] },
+                                   taskAccuracies: e.accuracies.map { [$0] })
         }
         let k = steps ?? innerSteps
         try Check.steps(k, "inner_steps", allowZero: true)
@@ -51,6 +56,8 @@ extension MetaLearner {
         let loss = (0...k).map { s in perTask.reduce(0) { $0 + $1[s].0 } / n }
         let acc: [Float]? = self.loss.isClassification ? (0...k).map { s in perTask.reduce(0) { $0 + ($1[s].1 ?? 0) } / n } : nil
         return AdaptationCurve(loss: loss, accuracy: acc, finalLosses: perTask.map { $0[k].0 },
-                               finalAccuracies: self.loss.isClassification ? perTask.map { $0[k].1 ?? 0 } : nil)
+                               finalAccuracies: self.loss.isClassification ? perTask.map { $0[k].1 ?? 0 } : nil,
+                               taskLosses: perTask.map { $0.map(\.0) },
+                               taskAccuracies: self.loss.isClassification ? perTask.map { $0.map { $0.1 ?? 0 } } : nil)
     }
 }

@@ -39,11 +39,11 @@ public struct MAML: MetaLearner {
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         try checkMetaParameters(metaParams)
         let (lr, steps, graph) = (innerLR, innerSteps, !firstOrder)
         let inner = self.inner
-        return try metaGradient(metaParams, tasks: tasks, pool: pool, seed: seed, perTask: { theta, task, context in
+        return try metaGradientParts(metaParams, share: share, pool: pool, seed: seed, perTask: { theta, task, context in
             let adapted = try inner.adapt(theta, x: task.supportX, y: task.supportY, steps: steps,
                                           rates: .shared(lr), createGraph: graph, context: context)
             return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)

@@ -27,6 +27,17 @@ public protocol MetaLearner {
     /// a model with stochastic layers (`Dropout`).
     func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor])
 
+    /// The results of the parts `share.parts` of a meta-batch planned by
+    /// `metaBatchPlan`, one per part, in order: what `metaLossAndGrad`
+    /// combines (`MetaBatchPlan.combine`), and what processes that share a
+    /// meta-batch exchange. Task k of the meta-batch runs with the context
+    /// seeded by `ForwardContext.taskSeed(seed, k)`, whichever process runs it.
+    func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart]
+
+    /// Whether this learner runs tasks of equal shapes batched (in chunks),
+    /// when its model allows; ProtoNet does not.
+    var batchesTasks: Bool { get }
+
     /// The model's parameters adapted to a support set, after `steps` inner
     /// steps (the learner's own number when nil).
     func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int?) throws -> [Tensor]
@@ -55,72 +66,65 @@ extension MetaLearner {
         }
     }
 
-    /// Runs `perTask` for each task on the worker pool, task k with a training
-    /// context seeded from (`seed`, k), and averages the losses and gradients
-    /// in task order, so the result does not depend on scheduling.
-    func averaged(_ tasks: [Task], pool: WorkerPool, seed: UInt64,
-                  _ perTask: (Task, ForwardContext) throws -> (Float, [Tensor])) throws -> (loss: Float, grads: [Tensor]) {
-        guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
-        let results = try pool.map(tasks.count) {
-            try perTask(tasks[$0], ForwardContext(mode: .training, seed: ForwardContext.taskSeed(seed, $0)))
-        }
-        let scale = 1 / Float(tasks.count)
-        var loss: Float = 0
-        var sums = results[0].1
-        for (k, r) in results.enumerated() {
-            loss += r.0
-            if k > 0 { sums = try zip(sums, r.1).map { try $0.zip($1, .add) } }
-        }
-        return (loss * scale, try sums.map { try $0.affine(scale: scale, shift: 0) })
+    /// The meta-batch plan for `count` tasks: chunks when this learner
+    /// batches tasks, its model runs them batched and they `stack`, else one
+    /// part per task.
+    public func metaBatchPlan(tasks count: Int, stack: Bool) throws -> MetaBatchPlan {
+        batchesTasks && stack && model is any TaskBatchedModel && !model.usesContext
+            ? try .chunked(count) : try .perTask(count)
     }
 }
 
 extension MetaLearner {
-    /// The meta-loss (mean over tasks of `objective`) and its gradient with
-    /// respect to the meta-parameters.
-    ///
-    /// Batched by chunks of tasks when the model allows (`batchedChunks`),
-    /// otherwise each task on its own.
-    func metaGradient(_ metaParams: [Tensor], tasks: [Task], pool: WorkerPool, seed: UInt64,
-                      perTask: @escaping ([Variable], Task, ForwardContext) throws -> Variable,
-                      batched: @escaping ([Variable], StackedTasks, any TaskBatchedModel) throws -> Variable)
-        throws -> (loss: Float, grads: [Tensor]) {
-        guard !tasks.isEmpty else { throw MetaError.argument("tasks: need at least one task") }
-        if let result = try batchedChunks(tasks, pool: pool, { stacked, bm in
-            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try batched($0, stacked, bm) }
-            return (try v.item(), g.map(\.value))
-        }) {
-            return result
+    public var batchesTasks: Bool { true }
+
+    /// All parts of a meta-batch of `tasks`, combined.
+    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+        let plan = try metaBatchPlan(tasks: tasks.count, stack: StackedTasks.canStack(tasks[...]))
+        return try plan.combine(try metaParts(metaParams, share: try MetaBatchShare(whole: tasks, plan: plan), seed: seed))
+    }
+
+    /// The share's parts on the worker pool: `perChunk` on each chunk of a
+    /// chunked plan, else `perTask` on each task with a training context
+    /// seeded from (`seed`, the task's index in the meta-batch).
+    func parts(_ share: MetaBatchShare, pool: WorkerPool, seed: UInt64,
+               perTask: (Task, ForwardContext) throws -> (Float, [Tensor]),
+               perChunk: ((StackedTasks, any TaskBatchedModel) throws -> (Float, [Tensor]))? = nil) throws -> [MetaPart] {
+        if share.plan.weighted {
+            guard let perChunk, let bm = model as? any TaskBatchedModel else {
+                throw MetaError.argument("\(Self.self) does not run tasks in batched chunks")
+            }
+            let first = share.plan.bounds[share.parts.lowerBound]
+            return try pool.map(share.parts.count) { i in
+                let r = share.plan.tasks(of: (share.parts.lowerBound + i)..<(share.parts.lowerBound + i + 1))
+                guard let stacked = try StackedTasks(share.tasks[(r.lowerBound - first)..<(r.upperBound - first)]) else {
+                    throw MetaError.shape("tasks: a batched chunk needs tasks of one shape")
+                }
+                let (loss, grads) = try perChunk(stacked, bm)
+                return MetaPart(loss: loss, grads: grads)
+            }
         }
-        return try averaged(tasks, pool: pool, seed: seed) { task, context in
+        return try pool.map(share.tasks.count) { i in
+            let (loss, grads) = try perTask(share.tasks[i],
+                                            ForwardContext(mode: .training, seed: ForwardContext.taskSeed(seed, share.taskIndex(i))))
+            return MetaPart(loss: loss, grads: grads)
+        }
+    }
+
+    /// The parts of a meta-batch whose objective per task (`perTask`) or per
+    /// chunk (`batched`, the mean over the chunk's tasks) is differentiated
+    /// with respect to the meta-parameters.
+    func metaGradientParts(_ metaParams: [Tensor], share: MetaBatchShare, pool: WorkerPool, seed: UInt64,
+                           perTask: @escaping ([Variable], Task, ForwardContext) throws -> Variable,
+                           batched: @escaping ([Variable], StackedTasks, any TaskBatchedModel) throws -> Variable)
+        throws -> [MetaPart] {
+        try parts(share, pool: pool, seed: seed, perTask: { task, context in
             let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try perTask($0, task, context) }
             return (try v.item(), g.map(\.value))
-        }
-    }
-}
-
-extension MetaLearner {
-    /// When the model runs tasks batched and the tasks have equal shapes: cuts
-    /// them into chunks of at most `batchedChunk` (a rule that does not depend
-    /// on the number of threads, so neither do the results), runs `perChunk`
-    /// on each chunk on the pool, and weights each chunk's mean loss and
-    /// gradient by its share of the tasks. nil when the tasks cannot be batched.
-    func batchedChunks(_ tasks: [Task], pool: WorkerPool,
-                       _ perChunk: @escaping (StackedTasks, any TaskBatchedModel) throws -> (Float, [Tensor]))
-        throws -> (loss: Float, grads: [Tensor])? {
-        guard let bm = model as? any TaskBatchedModel, !model.usesContext, StackedTasks.canStack(tasks[...]) else { return nil }
-        let chunks = (tasks.count + batchedChunk - 1) / batchedChunk
-        let bounds = (0...chunks).map { $0 * tasks.count / chunks }
-        let parts = try pool.map(chunks) { c in try perChunk(try StackedTasks(tasks[bounds[c]..<bounds[c + 1]])!, bm) }
-        var loss: Float = 0
-        var grads: [Tensor] = []
-        for (c, part) in parts.enumerated() {
-            let w = Float(bounds[c + 1] - bounds[c]) / Float(tasks.count)
-            loss += part.0 * w
-            let scaled = try part.1.map { try $0.affine(scale: w, shift: 0) }
-            grads = c == 0 ? scaled : try zip(grads, scaled).map { try $0.zip($1, .add) }
-        }
-        return (loss, grads)
+        }, perChunk: { stacked, bm in
+            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try batched($0, stacked, bm) }
+            return (try v.item(), g.map(\.value))
+        })
     }
 }
 

@@ -49,13 +49,13 @@ public struct MetaSGD: MetaLearner {
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         try checkMetaParameters(metaParams)
         let n = model.parameterCount
         let (steps, graph) = (innerSteps, !firstOrder)
         let inner = self.inner
         // First order still learns the rates: they enter θ' directly.
-        return try metaGradient(metaParams, tasks: tasks, pool: pool, seed: seed, perTask: { all, task, context in
+        return try metaGradientParts(metaParams, share: share, pool: pool, seed: seed, perTask: { all, task, context in
             let adapted = try inner.adapt(Array(all[0..<n]), x: task.supportX, y: task.supportY, steps: steps,
                                           rates: .learned(Array(all[n...])), createGraph: graph, context: context)
             return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)

@@ -86,11 +86,47 @@ public struct MetaTrainer {
     /// One meta-step on a fresh meta-batch; returns its meta-loss.
     @discardableResult
     public mutating func step(_ tasks: some TaskDistribution) throws -> Float {
-        let batch = try tasks.sample(metaBatchSize, rng: &rng)
+        let share = try sampleShare(tasks, rank: 0, of: 1)
+        return try finishStep(share.share.plan,
+                              results: try learner.metaParts(metaParameters, share: share.share, seed: share.seed))
+    }
+
+    /// A meta-step shared by `ranks` processes, first half: draws the
+    /// meta-batch's generator exactly as `step` does, makes only the tasks
+    /// of the parts this process (`rank`) computes, and the seed of the
+    /// tasks' forward contexts. Every process advances its generator alike,
+    /// so no task crosses between processes.
+    ///
+    /// Trap: the plan is the chunked one whenever the learner batches tasks,
+    /// which needs tasks of one shape (as every built-in distribution gives);
+    /// one process alone falls back to one part per task, as `step(_:seed:)`
+    /// does, but processes that share a meta-batch refuse such tasks.
+    public mutating func sampleShare(_ tasks: some TaskDistribution, rank: Int, of ranks: Int) throws
+        -> (share: MetaBatchShare, seed: UInt64) {
+        var plan = try learner.metaBatchPlan(tasks: metaBatchSize, stack: true)
+        var parts = try plan.parts(rank: rank, of: ranks)
+        let mine = try tasks.sample(metaBatchSize, range: plan.tasks(of: parts), rng: &rng)
         // Only a stochastic model draws its dropout seed, so every other run
         // samples the same episodes as before dropout existed.
         let seed = learner.model.isStochastic ? rng.nextUInt64() : 0
-        return try step(batch, seed: seed)
+        if plan.weighted && !mine.isEmpty && !StackedTasks.canStack(mine[...]) {
+            guard ranks == 1 else {
+                throw MetaError.shape("taskset: its tasks differ in shape, so they cannot be batched across processes")
+            }
+            plan = try .perTask(metaBatchSize)
+            parts = 0..<metaBatchSize
+        }
+        return (try MetaBatchShare(plan: plan, parts: parts, tasks: mine), seed)
+    }
+
+    /// A meta-step shared by processes, second half: the results of every
+    /// part of `plan` (gathered from all processes, in part order) combined,
+    /// and the update, as `step(_:seed:)` makes it. Processes that finish
+    /// with the same results hold the same meta-parameters, bit for bit.
+    @discardableResult
+    public mutating func finishStep(_ plan: MetaBatchPlan, results: [MetaPart]) throws -> Float {
+        let (loss, grads) = try plan.combine(results)
+        return try update(loss: loss, grads: grads)
     }
 
     /// One meta-step on the given tasks; returns their meta-loss.
@@ -100,11 +136,15 @@ public struct MetaTrainer {
     /// update, so the trainer falls back to before that update (parameters,
     /// optimizer state, step count), the last point whose meta-loss was
     /// finite, and the error says which step that is.
-    @discardableResult
     ///
     /// `seed` seeds the tasks' forward contexts (dropout masks).
+    @discardableResult
     public mutating func step(_ batch: [Task], seed: UInt64 = 0) throws -> Float {
         let (loss, grads) = try learner.metaLossAndGrad(metaParameters, tasks: batch, seed: seed)
+        return try update(loss: loss, grads: grads)
+    }
+
+    private mutating func update(loss: Float, grads: [Tensor]) throws -> Float {
         guard loss.isFinite else {
             let failed = steps + 1
             if let previous {

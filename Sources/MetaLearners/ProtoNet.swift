@@ -142,11 +142,14 @@ public struct ProtoNet: MetaLearner, EpisodeClassifier {
         return try softmaxCrossEntropy(logits: z, labels: labels)
     }
 
-    /// Mean episode loss over `tasks` and its gradient with respect to the
-    /// encoder's parameters; the tasks run on the worker pool.
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+    /// Episodes are never batched: each is a part.
+    public var batchesTasks: Bool { false }
+
+    /// Each episode's loss and its gradient with respect to the encoder's
+    /// parameters (and the temperature); the tasks run on the worker pool.
+    public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         try checkMetaParameters(metaParams)
-        return try averaged(tasks, pool: pool, seed: seed) { task, context in
+        return try parts(share, pool: pool, seed: seed) { task, context in
             let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { try episodeLoss($0, task, context: context) }
             return (try v.item(), g.map(\.value))
         }

@@ -36,10 +36,16 @@ public struct Reptile: MetaLearner {
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         try checkMetaParameters(metaParams)
         let (lr, steps, inner) = (innerLR, innerSteps, self.inner)
-        if let result = try batchedChunks(tasks, pool: pool, { st, bm in
+        return try parts(share, pool: pool, seed: seed, perTask: { task, context in
+            let adapted = try inner.adapt(metaParams.map { Variable($0) }, x: task.supportX, y: task.supportY,
+                                          steps: steps, rates: .shared(lr), createGraph: false, context: context).map(\.value)
+            let (queryLoss, _) = try inner.evaluate(adapted.map { Variable($0) }, x: task.queryX, y: task.queryY)
+            let direction = try zip(metaParams, adapted).map { try $0.zip($1, .sub) }
+            return (queryLoss, direction)
+        }, perChunk: { st, bm in
             let theta = metaParams.map { Variable($0) }
             let adapted = try inner.adaptBatched(bm, try inner.tile(theta, tasks: st.count), x: st.supportX,
                                                  y: st.supportY, steps: steps, rates: .shared(lr), createGraph: false)
@@ -47,16 +53,7 @@ public struct Reptile: MetaLearner {
             // θ − mean over the chunk's tasks of θ̃ₜ.
             let direction = try zip(theta, adapted).map { try ($0.0 - $0.1.mean(axes: [0])).value }
             return (queryLoss, direction)
-        }) {
-            return result
-        }
-        return try averaged(tasks, pool: pool, seed: seed) { task, context in
-            let adapted = try inner.adapt(metaParams.map { Variable($0) }, x: task.supportX, y: task.supportY,
-                                          steps: steps, rates: .shared(lr), createGraph: false, context: context).map(\.value)
-            let (queryLoss, _) = try inner.evaluate(adapted.map { Variable($0) }, x: task.queryX, y: task.queryY)
-            let direction = try zip(metaParams, adapted).map { try $0.zip($1, .sub) }
-            return (queryLoss, direction)
-        }
+        })
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {

@@ -12,20 +12,33 @@ extension LearnerObject {
     /// The episodes an evaluation draws: `tasks` of `taskset` with `seed`,
     /// each adapted for `steps` inner steps (0 for an episode classifier),
     /// checked against this learner.
+    /// The episodes an evaluation runs: `tasks` drawn with `seed` from
+    /// `taskset`, of which those in `first ..< first + count` (all by
+    /// default; a process's share when several split an evaluation).
     func episodes(_ args: Arguments, classifier: Bool = false)
-        throws -> (taskset: TasksetObject, count: Int, steps: Int, seed: UInt64) {
+        throws -> (taskset: TasksetObject, count: Int, steps: Int, seed: UInt64, range: Range<Int>?) {
         args.charge = "taskset"
         let ts = try args.object("taskset", as: TasksetObject.self)
         let n = try args.int("tasks", in: 1...Check.maxEpisodes)
         let k = try args.int("steps", in: 0...Check.maxInnerSteps)
         let seed = try args.seed("seed")
+        let first = try args.optionalInt("first").map { Int($0) }
+        let count = try args.optionalInt("count").map { Int($0) }
         try args.done()
+        var range: Range<Int>?
+        if first != nil || count != nil {
+            guard let first, let count else { throw BridgeError.argument("first, count: give both or neither") }
+            guard first >= 0, count >= 0, first <= n, count <= n - first else {
+                throw BridgeError.argument("first, count: episodes \(first)..<\(first + count) are not within the \(n) tasks")
+            }
+            range = first..<(first + count)
+        }
         if classifier { try checkClassifier("evaluate_classification") }
         if classifiesEpisodes && k != 0 {
             throw BridgeError.argument("steps: must be 0 for a learner that classifies by its own rule (ProtoNet takes no inner steps), got \(k)")
         }
         try checkTaskset(ts, "taskset")
-        return (ts, n, k, seed)
+        return (ts, n, k, seed, range)
     }
 
     /// The tasks given as four parallel lists of arrays, checked for this learner.
@@ -76,30 +89,69 @@ extension LearnerObject {
     /// and each episode's final loss and accuracy.
     func evaluate(_ args: Arguments, _ out: Results) throws {
         let e = try episodes(args)
-        let (n, k) = (e.count, e.steps)
-        var streams = e.taskset.streams(n, seed: e.seed)
+        let k = e.steps
+        var streams = e.taskset.streams(e.count, seed: e.seed)
+        let episodes = e.range ?? 0..<e.count
         let params = metaParameters, buffers = model.buffers
-        var lossSums = [Float](repeating: 0, count: k + 1), accuracySums = lossSums
-        var taskLosses = [Float](), taskAccuracies = [Float]()
-        var start = 0
-        while start < n {
-            let end = min(start + evaluationChunk, n)
+        var curves = EpisodeCurves(points: k + 1, classification: loss.isClassification, keep: e.range != nil)
+        var start = episodes.lowerBound
+        while start < episodes.upperBound {
+            let end = min(start + evaluationChunk, episodes.upperBound)
             let tasks = try (start..<end).map { try e.taskset.distribution.sample(rng: &streams[$0]) }
             let curve = try learner.evaluate(params, tasks: tasks, steps: k, buffers: buffers)
-            let w = Float(end - start)
-            for s in 0...k {
-                lossSums[s] += curve.loss[s] * w
-                accuracySums[s] += (curve.accuracy?[s] ?? 0) * w
+            for t in tasks.indices {
+                curves.add(loss: curve.taskLosses[t], accuracy: curve.taskAccuracies?[t])
             }
-            taskLosses += curve.finalLosses
-            taskAccuracies += curve.finalAccuracies ?? []
             start = end
         }
-        out.set("loss_curve", try Tensor(shape: [k + 1], scalars: lossSums.map { $0 / Float(n) }))
-        out.set("task_losses", try Tensor(shape: [n], scalars: taskLosses))
-        if loss.isClassification {
-            out.set("accuracy_curve", try Tensor(shape: [k + 1], scalars: accuracySums.map { $0 / Float(n) }))
-            out.set("task_accuracies", try Tensor(shape: [n], scalars: taskAccuracies))
+        try curves.write(out)
+    }
+}
+
+/// Per-episode curves of an evaluation, summed in episode order in double
+/// precision: the mean curve is each sum over N, rounded to Float (Python
+/// reproduces it from the episodes' rows when processes split the episodes).
+struct EpisodeCurves {
+    let points: Int
+    let classification: Bool
+    /// Whether to return every episode's curve (a share of the episodes).
+    let keep: Bool
+    var lossSums: [Double], accuracySums: [Double]
+    var finalLosses: [Float] = [], finalAccuracies: [Float] = [], macroF1s: [Float] = []
+    var lossRows: [Float] = [], accuracyRows: [Float] = []
+
+    init(points: Int, classification: Bool, keep: Bool) {
+        (self.points, self.classification, self.keep) = (points, classification, keep)
+        lossSums = Array(repeating: 0, count: points)
+        accuracySums = lossSums
+    }
+
+    var episodes: Int { finalLosses.count }
+
+    mutating func add(loss: [Float], accuracy: [Float]?, macroF1: Float? = nil) {
+        for (s, v) in loss.prefix(points).enumerated() { lossSums[s] += Double(v) }
+        for (s, v) in (accuracy ?? []).prefix(points).enumerated() { accuracySums[s] += Double(v) }
+        finalLosses.append(loss[loss.count - 1])
+        if let accuracy { finalAccuracies.append(accuracy[accuracy.count - 1]) }
+        if let macroF1 { macroF1s.append(macroF1) }
+        if keep {
+            lossRows += loss
+            accuracyRows += accuracy ?? []
         }
+    }
+
+    /// loss_curve and task_losses; for a classifier accuracy_curve and
+    /// task_accuracies (and task_macro_f1s when measured); with `keep`,
+    /// task_loss_curves and task_accuracy_curves (episodes, points).
+    func write(_ out: Results) throws {
+        let n = Double(max(episodes, 1))
+        out.set("loss_curve", try Tensor(shape: [points], scalars: lossSums.map { Float($0 / n) }))
+        out.set("task_losses", try Tensor(shape: [episodes], scalars: finalLosses))
+        if keep { out.set("task_loss_curves", try Tensor(shape: [episodes, points], scalars: lossRows)) }
+        guard classification else { return }
+        out.set("accuracy_curve", try Tensor(shape: [points], scalars: accuracySums.map { Float($0 / n) }))
+        out.set("task_accuracies", try Tensor(shape: [episodes], scalars: finalAccuracies))
+        if !macroF1s.isEmpty || episodes == 0 { out.set("task_macro_f1s", try Tensor(shape: [episodes], scalars: macroF1s)) }
+        if keep { out.set("task_accuracy_curves", try Tensor(shape: [episodes, points], scalars: accuracyRows)) }
     }
 }

@@ -58,33 +58,22 @@ extension LearnerObject {
     /// and each episode's final loss, accuracy and macro-F1.
     func evaluateClassification(_ args: Arguments, _ out: Results) throws {
         let e = try episodes(args, classifier: true)
-        let (ts, n, k) = (e.taskset, e.count, e.steps)
-        var streams = ts.streams(n, seed: e.seed)
+        let k = e.steps
+        var streams = e.taskset.streams(e.count, seed: e.seed)
+        let episodes = e.range ?? 0..<e.count
         let params = metaParameters, buffers = model.buffers
-        var lossSums = [Double](repeating: 0, count: k + 1), accuracySums = lossSums
-        var losses = [Float](), accuracies = [Float](), f1s = [Float]()
-        var start = 0
-        while start < n {
-            let end = min(start + episodeChunk, n)
-            let tasks = try (start..<end).map { try ts.distribution.sample(rng: &streams[$0]) }
+        // An episode classifier measures one point; its curve has one entry.
+        var curves = EpisodeCurves(points: classifiesEpisodes ? 1 : k + 1, classification: true, keep: e.range != nil)
+        var start = episodes.lowerBound
+        while start < episodes.upperBound {
+            let end = min(start + episodeChunk, episodes.upperBound)
+            let tasks = try (start..<end).map { try e.taskset.distribution.sample(rng: &streams[$0]) }
             let results = try WorkerPool.shared.map(tasks.count) { try self.evaluateEpisode(params, tasks[$0], steps: k, buffers: buffers) }
             for r in results {
-                for (s, point) in r.curve.enumerated() {
-                    lossSums[s] += Double(point.0)
-                    accuracySums[s] += Double(point.1)
-                }
-                losses.append(r.last.loss)
-                accuracies.append(r.last.accuracy)
-                f1s.append(r.last.macroF1)
+                curves.add(loss: r.curve.map(\.0), accuracy: r.curve.map(\.1), macroF1: r.last.macroF1)
             }
             start = end
         }
-        // An episode classifier measures one point; its curve has one entry.
-        let points = classifiesEpisodes ? 1 : k + 1
-        out.set("loss_curve", try Tensor(shape: [points], scalars: lossSums[0..<points].map { Float($0 / Double(n)) }))
-        out.set("accuracy_curve", try Tensor(shape: [points], scalars: accuracySums[0..<points].map { Float($0 / Double(n)) }))
-        out.set("task_losses", try Tensor(shape: [n], scalars: losses))
-        out.set("task_accuracies", try Tensor(shape: [n], scalars: accuracies))
-        out.set("task_macro_f1s", try Tensor(shape: [n], scalars: f1s))
+        try curves.write(out)
     }
 }

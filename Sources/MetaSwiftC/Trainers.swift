@@ -75,6 +75,51 @@ final class TrainerObject: Bridged {
 
     var steps: Int { lock.withLock { trainer.steps } }
 
+    /// The plan of a shared step whose first half ran and second has not.
+    private var pending: MetaBatchPlan?
+
+    /// The first half of a step shared by `ranks` processes (`MetaTrainer.sampleShare`):
+    /// this process's parts as rows (`partRows`). The generator stays advanced
+    /// if the step is abandoned, as after a failed step.
+    func shareStep(rank: Int, ranks: Int) throws -> (parts: Int, first: Int, rows: Tensor) {
+        try lock.withLock {
+            pending = nil
+            try resumeFromLearner()
+            let (share, seed) = try trainer.sampleShare(taskset.distribution, rank: rank, of: ranks)
+            let parts = try learner.learner.metaParts(trainer.metaParameters, share: share, seed: seed)
+            let rows = try partRows(parts.map { ($0.loss, $0.grads) }, width: partWidth)
+            pending = share.plan
+            return (share.plan.partCount, share.parts.lowerBound, rows)
+        }
+    }
+
+    /// The second half: every part's row in order; combines, updates, writes
+    /// the meta-parameters back and returns the meta-loss.
+    func finishStep(rows: Tensor) throws -> Float {
+        try lock.withLock {
+            guard let plan = pending else {
+                throw BridgeError.argument("rows: no shared step is pending; call share_step first")
+            }
+            pending = nil
+            let shapes = learner.learner.metaParameterSpecs.map(\.shape)
+            let parts = try partsFromRows(rows, count: plan.partCount, shapes: shapes, "rows")
+            let loss = try trainer.finishStep(plan, results: parts.map { MetaPart(loss: $0.loss, grads: $0.tensors) })
+            learner.setMetaParameters(trainer.metaParameters)
+            return loss
+        }
+    }
+
+    func abandonPending() { lock.withLock { pending = nil } }
+
+    /// Continues from the learner's meta-parameters when the caller set them
+    /// since the last step (keeping the optimizer state).
+    private func resumeFromLearner() throws {
+        let current = learner.metaParameters
+        if zip(current, trainer.metaParameters).contains(where: { $0.storage !== $1.storage }) {
+            try trainer.resume(from: current)
+        }
+    }
+
     /// The meta-losses of the last run's steps, done in full (a failed run's
     /// steps before the failure).
     private(set) var lastRun: [Float] = []
@@ -84,10 +129,8 @@ final class TrainerObject: Bridged {
     /// written back, and the error is rethrown.
     func run(_ count: Int, losses: inout [Float]) throws {
         try lock.withLock {
-            let current = learner.metaParameters
-            if zip(current, trainer.metaParameters).contains(where: { $0.storage !== $1.storage }) {
-                try trainer.resume(from: current)
-            }
+            pending = nil
+            try resumeFromLearner()
             defer {
                 learner.setMetaParameters(trainer.metaParameters)
                 lastRun = losses
@@ -149,6 +192,9 @@ extension TrainerObject {
         "last_run": TrainerObject.lastRunLosses,
         "checkpoint": TrainerObject.checkpoint,
         "restored_losses": TrainerObject.restoredLossesMethod,
+        "share_step": TrainerObject.shareStepMethod,
+        "finish_step": TrainerObject.finishStepMethod,
+        "abandon_step": TrainerObject.abandonStepMethod,
     ]
 
     /// Writes where the run is (meta-parameters, the model's buffers, the

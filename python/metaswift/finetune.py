@@ -77,7 +77,7 @@ class _TransferLearner(_EpisodeLearner):
         return np.array(self._learner.call("predict", x_support=xs, y_support=ys, x_query=xq, steps=0)["classes"],
                         dtype=np.int64)
 
-    def evaluate(self, taskset, tasks=600, seed=0):
+    def evaluate(self, taskset, tasks=600, seed=0, comm=None):
         """Classifies ``tasks`` episodes of ``taskset`` drawn with ``seed``
         (600 by the field's convention), episodes in parallel, natively.
 
@@ -85,8 +85,10 @@ class _TransferLearner(_EpisodeLearner):
             a :class:`~metaswift.eval.ClassificationEvaluation`: ``.accuracy``
             with ``.accuracy_ci`` (95%), ``.macro_f1`` with ``.macro_f1_ci``,
             and the per-episode ``.accuracies``, ``.macro_f1s`` and ``.losses``.
+            With ``comm`` (mpi4py) the episodes are split over its ranks, with
+            the same results on every rank as in one process.
         """
-        return self._evaluate_classification(taskset, tasks, 0, seed)
+        return self._evaluate_classification(taskset, tasks, 0, seed, comm)
 
     def fit(self, *args, **kwargs):
         """Not offered: these protocols do not meta-train."""

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from . import _args, _core
+from . import distributed
 from ._arrays import as_float32, to_numpy, zeros
 from .data import TaskDistribution
 from .eval import ClassificationEvaluation
@@ -116,14 +117,26 @@ class _EpisodeLearner:
         return (as_float32(x_support, "x_support"), self._targets(y_support, "y_support"),
                 as_float32(x_query, "x_query"))
 
-    def _evaluate_classification(self, taskset, tasks, steps, seed):
+    def _evaluate_classification(self, taskset, tasks, steps, seed, comm=None):
         _check_taskset(taskset)
         n = _args.count(tasks, "tasks")
         if n > _core.MAX_EPISODES:
             raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
-        r = self._learner.call("evaluate_classification", taskset=taskset._taskset, tasks=n, steps=steps, seed=seed)
+        r = self._evaluation_call("evaluate_classification", comm, taskset=taskset._taskset, tasks=n, steps=steps,
+                                  seed=seed)
         return ClassificationEvaluation(*(to_numpy(r[f]) for f in ("loss_curve", "task_losses", "accuracy_curve",
                                                                    "task_accuracies", "task_macro_f1s")))
+
+    def _evaluation_call(self, method, comm, **arguments):
+        """The engine's evaluation ``method`` in this process, or with the
+        episodes split over the ranks of ``comm`` (the same results)."""
+        if comm is None:
+            return self._learner.call(method, **arguments)
+        comm = distributed.check_comm(comm)
+        distributed._check_same(comm, method=method, parameters=distributed._digest(self.parameters()),
+                                **{k: v for k, v in arguments.items() if k != "taskset"},
+                                taskset=repr(arguments.get("taskset")))
+        return distributed._evaluate(comm, self._learner, method, **arguments)
 
     # ---- presentation -----------------------------------------------------
 
@@ -240,7 +253,7 @@ class _Learner(_EpisodeLearner):
         return Adam(lr=1e-3)
 
     def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
-            checkpoint=None, checkpoint_every=100, resume_from=None):
+            checkpoint=None, checkpoint_every=100, resume_from=None, comm=None):
         """Meta-trains on tasks sampled from ``taskset``; updates the model
         (and the learner's own meta-parameters) in place.
 
@@ -277,6 +290,13 @@ class _Learner(_EpisodeLearner):
             # ... killed; later, in a new process, after building maml and tasks again:
             maml.fit(tasks, steps=6000, checkpoint="run.safetensors", resume_from="run.safetensors")
 
+        Several processes: with ``comm=MPI.COMM_WORLD`` (mpi4py) each rank
+        computes its share of every meta-batch and all ranks update alike,
+        to the same bits as this call in one process (see
+        :mod:`metaswift.distributed`). Every rank makes the same call; rank 0
+        alone shows progress and writes the checkpoint, which resumes on any
+        number of ranks (or in one process).
+
         Returns:
             a :class:`~metaswift.history.History` (also kept as ``self.history``),
             with the losses of every step of the run, the resumed ones included.
@@ -288,6 +308,7 @@ class _Learner(_EpisodeLearner):
         """
         _check_taskset(taskset)
         from .files import _path
+        comm = None if comm is None else distributed.check_comm(comm)
         checkpoint = None if checkpoint is None else _path(checkpoint, "checkpoint")
         every = _args.count(checkpoint_every, "checkpoint_every")
         resume_from = None if resume_from is None else _path(resume_from, "resume_from")
@@ -307,6 +328,11 @@ class _Learner(_EpisodeLearner):
         engine_optimizer = optim.engine(optimizer, "optimizer")
         steps = _args.count(steps, "steps", minimum=0)
         meta_batch_size = _args.integer(meta_batch_size, "meta_batch_size")
+        if comm is not None:
+            distributed._check_same(comm, learner=repr(self), taskset=repr(taskset), meta_batch_size=meta_batch_size,
+                                    steps=steps, seed=seed, optimizer=repr(optimizer), resume=resume,
+                                    checkpoint_every=every, resume_from=resume_from,
+                                    parameters=distributed._digest(self.parameters()))
         if previous is None:
             trainer = _core.new("trainer", learner=self._learner, taskset=taskset._taskset, optimizer=engine_optimizer,
                                 meta_batch_size=meta_batch_size, seed=seed, resume_from=resume_from)
@@ -322,10 +348,11 @@ class _Learner(_EpisodeLearner):
             if done > steps:
                 raise _core.Error(f"steps: the checkpoint {resume_from} is at step {done}, past steps={steps}")
             losses[:done] = before
-        bar = _progress_bar(steps, progress)
+        bar = _progress_bar(steps, progress and distributed.is_root(comm))
         if bar is not None and done:
             bar.update(done)
         chunk = 1
+        run = distributed._stepper(trainer, comm)
         try:
             while done < steps:
                 n = min(chunk, steps - done)
@@ -333,14 +360,14 @@ class _Learner(_EpisodeLearner):
                     n = min(n, every - done % every)  # a chunk ends at every checkpoint
                 start = time.perf_counter()
                 try:
-                    losses[done:done + n] = trainer.call("run", steps=n)["losses"]
+                    losses[done:done + n] = run(n)
                 except _core.Error as error:
                     done = _steps_done(trainer, losses, done)
                     error.history = self.history = History(losses[:done].copy(), interrupted=True)
                     raise
                 done += n
                 if checkpoint is not None and (done % every == 0 or done == steps):
-                    trainer.call("checkpoint", path=checkpoint, losses=losses[:done])
+                    distributed._on_root(comm, lambda: trainer.call("checkpoint", path=checkpoint, losses=losses[:done]))
                 elapsed = time.perf_counter() - start
                 chunk = _next_chunk(n, elapsed)
                 if bar is not None:
@@ -358,7 +385,7 @@ class _Learner(_EpisodeLearner):
         self.history = History(losses)
         return self.history
 
-    def evaluate(self, taskset, tasks=600, inner_steps=None, seed=0):
+    def evaluate(self, taskset, tasks=600, inner_steps=None, seed=0, comm=None):
         """Adapts to ``tasks`` held-out tasks from ``taskset`` (drawn with
         ``seed``, so the same seed gives the same tasks) for ``inner_steps``
         steps (default: ``inner_steps``) and measures the query loss (and
@@ -375,6 +402,9 @@ class _Learner(_EpisodeLearner):
             population std of ``.accuracies``), ``.macro_f1`` with
             ``.macro_f1_ci``, and the per-episode ``.accuracies``,
             ``.macro_f1s`` and ``.losses``.
+
+        With ``comm`` (mpi4py), the episodes are split over its ranks and
+        every rank returns the evaluation one process gives, to the bit.
         """
         _check_taskset(taskset)
         n = _args.count(tasks, "tasks")
@@ -382,8 +412,8 @@ class _Learner(_EpisodeLearner):
             raise _core.Error(f"tasks: at most {_core.MAX_EPISODES} episodes per evaluation, got {n}")
         k = self._evaluation_steps(inner_steps)
         if self.loss == "cross_entropy":
-            return self._evaluate_classification(taskset, n, k, seed)
-        r = self._learner.call("evaluate", taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
+            return self._evaluate_classification(taskset, n, k, seed, comm)
+        r = self._evaluation_call("evaluate", comm, taskset=taskset._taskset, tasks=n, steps=k, seed=seed)
         return Evaluation(to_numpy(r["loss_curve"]), to_numpy(r["task_losses"]))
 
     def _evaluation_steps(self, inner_steps):
@@ -672,7 +702,7 @@ class Reptile(_Learner):
         return SGD(lr=self.epsilon)
 
     def fit(self, taskset, meta_batch_size=25, steps=1000, optimizer=None, seed=0, progress=True, epsilon=None,
-            resume=False, checkpoint=None, checkpoint_every=100, resume_from=None):
+            resume=False, checkpoint=None, checkpoint_every=100, resume_from=None, comm=None):
         """As :meth:`MAML.fit`; the default optimizer is ``SGD(lr=epsilon)``
         (``epsilon`` here overrides the learner's)."""
         if epsilon is not None:
@@ -680,7 +710,7 @@ class Reptile(_Learner):
                 raise _core.Error("epsilon: give either optimizer or epsilon, not both")
             optimizer = SGD(lr=_args.real(epsilon, "epsilon"))
         return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume, checkpoint,
-                           checkpoint_every, resume_from)
+                           checkpoint_every, resume_from, comm)
 
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
@@ -781,11 +811,11 @@ class ProtoNet(_Learner):
         return {"distance": self.distance}
 
     def fit(self, taskset, meta_batch_size=1, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
-            checkpoint=None, checkpoint_every=100, resume_from=None):
+            checkpoint=None, checkpoint_every=100, resume_from=None, comm=None):
         """As :meth:`MAML.fit`, with one episode per meta-step by default (as
         the paper) and ``Adam(lr=1e-3)``, the paper's optimizer."""
         return super().fit(taskset, meta_batch_size, steps, optimizer, seed, progress, resume, checkpoint,
-                           checkpoint_every, resume_from)
+                           checkpoint_every, resume_from, comm)
 
     def _evaluation_steps(self, inner_steps):
         if inner_steps is not None and (isinstance(inner_steps, bool) or not isinstance(inner_steps, (int, np.integer))

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from . import _args, _core, optim
+from . import _args, _core, distributed, optim
 from ._arrays import as_float32, read_array, zeros
 from .data import as_labels
 from .history import History
@@ -135,7 +135,7 @@ class Pretrainer:
     _run = None
 
     def fit(self, images, labels, epochs=5, batch_size=16, optimizer=None, seed=0, drop_last=False, progress=True,
-            resume=False):
+            resume=False, comm=None, micro_batches=None):
         """Trains the encoder and the head on ``(images, labels)``: ``epochs``
         passes in mini-batches of ``batch_size``, each epoch in a new order
         drawn from ``seed``, minimising the mean softmax cross-entropy with
@@ -155,13 +155,29 @@ class Pretrainer:
                 with ``optimizer``, ``batch_size``, ``drop_last`` and ``seed``
                 left as they were. Splitting a run into resumed calls gives
                 the same bits as one call.
+            comm: an mpi4py communicator (``MPI.COMM_WORLD``) whose ranks
+                share every mini-batch: each computes its micro-batches and
+                all update alike (see :mod:`metaswift.distributed`). Every
+                rank passes the same data; rank 0 alone shows progress.
+            micro_batches: each mini-batch is cut into this many
+                micro-batches (default: one, or one per rank with ``comm``),
+                each a forward of its own (batch norm takes its statistics,
+                as in data-parallel training), their gradients and running
+                statistics averaged by size. A run on any number of ranks
+                gives the same bits as one process with the same
+                ``micro_batches``.
 
         Returns:
             a :class:`~metaswift.History` with the loss of every mini-batch
             (also ``self.history``).
         """
         epochs = _args.count(epochs, "epochs", minimum=0)
+        comm = None if comm is None else distributed.check_comm(comm)
+        if micro_batches is not None:
+            micro_batches = _args.count(micro_batches, "micro_batches", minimum=1)
         if _args.flag(resume, "resume"):
+            if micro_batches is not None:
+                raise _core.Error("micro_batches: resume=True carries on with the previous fit's micro-batches")
             if self._trainer is None:
                 raise _core.Error("resume: this pretrainer has no previous fit to carry on from")
             if images is not self._run[0] or labels is not self._run[1]:
@@ -181,22 +197,31 @@ class Pretrainer:
                 self._make_head(embedding_size(self.encoder, x))
             engine_optimizer = optim.engine(optim.Adam(lr=1e-3) if optimizer is None else optimizer, "optimizer")
             tensor = _core.Tensor(x, copy=x is source)
+            if micro_batches is None:
+                micro_batches = 1 if comm is None else min(comm.Get_size(), batch_size)
             trainer = _core.new("pretrainer", encoder=self.encoder._model, head=self.head._model, images=tensor,
                                 labels=y, optimizer=engine_optimizer, batch_size=batch_size, drop_last=drop_last,
-                                seed=seed)
+                                seed=seed, micro_batches=micro_batches)
             self._trainer, self._run = trainer, (images, labels)
         per_epoch = trainer.call("batches_per_epoch")["batches"]
         steps = epochs * per_epoch
         losses = zeros(steps, "epochs")
-        bar = _progress_bar(steps, progress and steps > 0, unit="batch", desc="pre-training")
+        if comm is not None:
+            distributed._check_same(comm, pretrainer=repr(self), epochs=epochs, steps=steps, seed=seed,
+                                    optimizer=repr(optimizer), resume=resume, micro_batches=micro_batches,
+                                    data=distributed._digest([np.asarray(images), np.asarray(labels)]),
+                                    parameters=distributed._digest(self.encoder.parameters() + self.head.parameters()))
+        bar = _progress_bar(steps, progress and steps > 0 and distributed.is_root(comm), unit="batch",
+                            desc="pre-training")
         before = trainer.call("steps")["steps"]  # a resumed run's count goes on from the last fit
         done, chunk = 0, 1
+        run = distributed._stepper(trainer, comm)
         try:
             while done < steps:
                 n = min(chunk, steps - done)
                 start = time.perf_counter()
                 try:
-                    losses[done:done + n] = trainer.call("run", steps=n)["losses"]
+                    losses[done:done + n] = run(n)
                 except _core.Error as error:
                     done = _steps_done(trainer, losses, done, before)
                     error.history = self.history = History(losses[:done].copy(), interrupted=True)

@@ -80,7 +80,7 @@ extension TransferLearner {
     public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] { try encoder.initialParameters(rng: &rng) }
 
     /// Throws: the encoder is pre-trained elsewhere (supervised pre-training).
-    public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {
+    public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         throw MetaError.argument("\(Self.self) does not meta-train: it is a fine-tuning protocol over a pre-trained "
                                  + "encoder; pre-train the encoder with the Pretrainer (supervised pre-training), then evaluate")
     }

@@ -32,8 +32,17 @@ public final class WorkerPool: @unchecked Sendable {
     private let spinLimit = 20_000
     private var stopping = false
 
-    /// The process-wide pool, one thread per core (at least one).
-    public static let shared = WorkerPool(threads: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// The process-wide pool: `METASWIFT_THREADS` threads when that is set
+    /// to a positive integer (say 1 for each of several processes sharing a
+    /// machine, as MPI ranks do), else one thread per core (at least one).
+    public static let shared = WorkerPool(threads: configuredThreads(getenv("METASWIFT_THREADS").map { String(cString: $0) },
+                                                                     cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+
+    /// The threads `METASWIFT_THREADS` asks for (`setting`), or `cores` when it is unset or not a positive integer.
+    static func configuredThreads(_ setting: String?, cores: Int) -> Int {
+        guard let setting, let n = Int(setting.filter { $0 != " " }), n > 0 else { return Swift.max(1, cores) }
+        return Swift.min(n, 1024)
+    }
 
     public init(threads: Int) {
         self.threads = Swift.max(1, threads)
