@@ -181,7 +181,7 @@ class CrossValidation:
 
 def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queries=15, train_steps=1000,
                    episodes=600, meta_batch_size=None, optimizer=None, inner_steps=None, classes=None, seed=0,
-                   progress=False):
+                   progress=False, comm=None):
     """K-fold cross-validation over class splits: for each fold, a fresh
     learner is meta-trained on episodes of the other folds' classes and
     evaluated on episodes of the fold's own, never-seen classes.
@@ -207,6 +207,9 @@ def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queri
         inner_steps: inner steps at test time (None: the learner's own).
         seed: seeds the folds, training and test episodes.
         progress: show a progress bar while training each fold.
+        comm: an mpi4py communicator whose ranks share each fold's
+            training and evaluation (see :mod:`metaswift.distributed`);
+            every rank returns the result of one process.
 
     Returns:
         a :class:`CrossValidation`: per-fold results and the mean accuracy
@@ -257,11 +260,14 @@ def cross_validate(images, labels, make_learner, folds=5, ways=5, shots=1, queri
         test_set = base.replace(classes=test)
         fold_seed = (seed + k) % 2**64
         fit_args = {"steps": steps, "seed": fold_seed, "progress": progress}
+        if comm is not None:
+            fit_args["comm"] = comm
         if meta_batch_size is not None:
             fit_args["meta_batch_size"] = meta_batch_size
         if optimizer is not None:
             fit_args["optimizer"] = optimizer
         history = learner.fit(train_set, **fit_args) if steps > 0 else None
-        evaluation = learner.evaluate(test_set, tasks=n_episodes, inner_steps=inner_steps, seed=fold_seed)
+        evaluation = learner.evaluate(test_set, tasks=n_episodes, inner_steps=inner_steps, seed=fold_seed,
+                                      **({} if comm is None else {"comm": comm}))
         results.append(Fold(train, test, evaluation, history))
     return CrossValidation(results)

@@ -30,7 +30,7 @@ def images(classes=12, per_class=4, seed=0):
 def learners():
     """name -> (learner, taskset, meta-batch, optimizer): MAML with exact
     second order on a model that runs tasks batched (chunks) and on Conv4
-    (one part per task), Reptile, ProtoNet, FOMAML and Meta-SGD."""
+    (one part per task), Reptile, ProtoNet, FOMAML, Meta-SGD and ANIL."""
     sine = ms.data.Sinusoid(shots=5, queries=5)
     x, y = images()
     few = ms.data.Taskset(x, y, ways=3, shots=1, queries=2)
@@ -46,6 +46,8 @@ def learners():
         "metasgd": (ms.MetaSGD(ms.nn.MLP([1, 8, 1], seed=3)), sine, 7, ms.optim.Adam(lr=1e-3)),
         "reptile": (ms.Reptile(ms.nn.MLP([1, 16, 1], seed=4), inner_lr=0.01, inner_steps=3), sine, 5, None),
         "protonet": (ms.ProtoNet(ms.nn.Conv4(hidden=4, seed=5)), few, 3, ms.optim.Adam(lr=1e-3)),
+        "anil": (ms.ANIL(ms.nn.MLP([1, 8, 8, 1], seed=6), inner_lr=0.01, inner_steps=2), sine, 6,
+                 ms.optim.Adam(lr=1e-3)),
     }
 
 
@@ -76,6 +78,10 @@ def evaluate(comm, out):
                       f"{key}.curve": ev.curve, f"{key}.accuracy_curve": ev.accuracy_curve,
                       f"{key}.summary": np.array([ev.accuracy, ev.accuracy_ci, ev.macro_f1, ev.macro_f1_ci, ev.loss])})
     saved.update({"sine.curve": r.curve, "sine.losses": r.per_task.loss, "sine.summary": np.array([r.loss, r.loss_ci])})
+    # Cross-validation: each fold's training and evaluation shared by the ranks.
+    cv = ms.eval.cross_validate(x, y, lambda: ms.ProtoNet(ms.nn.Conv4(hidden=4, seed=7)), folds=3, ways=3, shots=1,
+                                queries=2, train_steps=2, episodes=4, seed=1, comm=comm)
+    saved["cv"] = np.array([cv.accuracy, cv.accuracy_ci, cv.macro_f1] + list(cv.accuracies))
     np.savez(f"{out}/evaluate-{rank}.npz", **saved)
 
 

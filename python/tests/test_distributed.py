@@ -174,3 +174,30 @@ def test_split_covers_every_item_once_in_order():
         for ranks in (1, 2, 3, 7):
             blocks = [ms.distributed.split(count, r, ranks) for r in range(ranks)]
             assert [i for b in blocks for i in b] == list(range(count))
+
+
+def test_micro_batches_are_checked_by_name():
+    x = np.random.default_rng(0).normal(size=(12, 1, 28, 28)).astype(np.float32)
+    y = np.arange(12) % 3
+    for bad, message in ((0, "micro_batches"), (-1, "micro_batches"), (2.5, "micro_batches"),
+                         (5, r"micro_batches: must be in 1...4 \(batch_size\)")):
+        pre = ms.transfer.Pretrainer(ms.nn.Conv4(hidden=4, seed=0), classes=3)
+        with pytest.raises(ms.Error, match=message):
+            pre.fit(x, y, epochs=1, batch_size=4, micro_batches=bad, progress=False)
+    pre = ms.transfer.Pretrainer(ms.nn.Conv4(hidden=4, seed=0), classes=3)
+    pre.fit(x, y, epochs=1, batch_size=4, micro_batches=2, progress=False)
+    with pytest.raises(ms.Error, match="micro_batches: resume=True carries on"):
+        pre.fit(x, y, epochs=1, batch_size=4, micro_batches=2, progress=False, resume=True)
+
+
+def test_pretraining_in_micro_batches_still_learns():
+    """Two micro-batches of a mini-batch (each with its own batch-norm
+    statistics) train as one does: the loss falls."""
+    g = np.random.default_rng(1)
+    centers = g.normal(size=(3, 1, 28, 28)).astype(np.float32)
+    y = np.arange(60) % 3
+    x = (centers[y] + 0.3 * g.normal(size=(60, 1, 28, 28))).astype(np.float32)
+    pre = ms.transfer.Pretrainer(ms.nn.Conv4(hidden=8, seed=0, track_running_stats=True), classes=3)
+    h = pre.fit(x, y, epochs=6, batch_size=10, micro_batches=2, optimizer=ms.optim.Adam(lr=3e-3), progress=False)
+    assert h.losses[-6:].mean() < 0.5 * h.losses[:6].mean()
+    assert pre.accuracy(x, y) > 0.9
