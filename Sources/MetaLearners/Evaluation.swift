@@ -40,14 +40,12 @@ extension MetaLearner {
         let inner = InnerLoop(model: model, loss: loss)
         let perTask = try pool.map(tasks.count) { t -> [(Float, Float?)] in
             let task = tasks[t]
-            var params = metaParams
+            let params = metaParams
             var curve: [(Float, Float?)] = []
             let first = try inner.evaluate(Array(params[0..<model.parameterCount]).map { Variable($0) },
                                            x: task.queryX, y: task.queryY)
             curve.append(first)
-            for _ in 0..<k {
-                let adapted = try adapt(params, x: task.supportX, y: task.supportY, steps: 1)
-                params = adapted + params[model.parameterCount...]
+            for adapted in try adaptSteps(params, x: task.supportX, y: task.supportY, steps: k) {
                 curve.append(try inner.evaluate(adapted.map { Variable($0) }, x: task.queryX, y: task.queryY))
             }
             return curve

@@ -19,6 +19,36 @@ struct InnerLoop {
     enum Rates {
         case shared(Float)
         case learned([Variable])
+        /// A rule made fresh for each adaptation (`InnerStep`): adaptive
+        /// optimizers, rates per step.
+        case rule(() -> InnerStep)
+    }
+
+    /// One adaptation's update: the new values of the adapted parameters
+    /// `which` at step `step`, from `rates` (a `.rule` made by `start`).
+    struct Updater {
+        let which: [Int]
+        private let step: InnerStep
+
+        init(_ rates: Rates, which: [Int]) {
+            self.which = which
+            switch rates {
+            case .shared(let lr): step = { _, _, params, grads in try zip(params, grads).map { try $0 - $1 * lr } }
+            case .learned(let lrs):
+                step = { _, indices, params, grads in
+                    try (0..<params.count).map { k in try params[k] - lrs[indices[k]] * grads[k] }
+                }
+            case .rule(let start): step = start()
+            }
+        }
+
+        /// `current` with the adapted parameters replaced by their step `s` update.
+        func apply(_ s: Int, _ current: [Variable], grads: [Variable]) throws -> [Variable] {
+            let updated = try step(s, which, which.map { current[$0] }, grads)
+            var next = current
+            for (k, i) in which.enumerated() { next[i] = updated[k] }
+            return next
+        }
     }
 
     /// Adapts `params` on (x, y). `adapted[i] == false` keeps parameter i
@@ -27,10 +57,21 @@ struct InnerLoop {
     /// model without one (inference).
     func adapt(_ params: [Variable], x: Tensor, y: Tensor, steps: Int, rates: Rates,
                adapted: [Bool]? = nil, createGraph: Bool, context: ForwardContext? = nil) throws -> [Variable] {
+        try adaptSteps(params, x: x, y: y, steps: steps, rates: rates, adapted: adapted, createGraph: createGraph,
+                       context: context).last ?? params
+    }
+
+    /// The parameters after each of `steps` inner steps (as `adapt`, which
+    /// returns the last), for curves of a rule whose steps depend on earlier
+    /// ones (a stateful optimizer, rates per step).
+    func adaptSteps(_ params: [Variable], x: Tensor, y: Tensor, steps: Int, rates: Rates,
+                    adapted: [Bool]? = nil, createGraph: Bool, context: ForwardContext? = nil) throws -> [[Variable]] {
         var current = params
         let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
+        let update = Updater(rates, which: which)
         let input = Variable(x)
-        for _ in 0..<steps {
+        var all: [[Variable]] = []
+        for s in 0..<steps {
             let targets = which.map { current[$0] }
             let frozen = current
             let grads = try Autodiff.grad(at: targets, createGraph: createGraph) { vars in
@@ -38,14 +79,10 @@ struct InnerLoop {
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
                 return try loss(try run(all, input, context), y)
             }
-            for (k, i) in which.enumerated() {
-                switch rates {
-                case .shared(let lr): current[i] = try current[i] - grads[k] * lr
-                case .learned(let lrs): current[i] = try current[i] - lrs[i] * grads[k]
-                }
-            }
+            current = try update.apply(s, current, grads: grads)
+            all.append(current)
         }
-        return current
+        return all
     }
 
     /// The model's output, under `context` when there is one.

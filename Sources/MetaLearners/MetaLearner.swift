@@ -41,6 +41,13 @@ public protocol MetaLearner {
     /// The model's parameters adapted to a support set, after `steps` inner
     /// steps (the learner's own number when nil).
     func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int?) throws -> [Tensor]
+
+    /// The model's parameters after each of `steps` inner steps on a support
+    /// set, in order (the last is `adapt`'s). The default takes `adapt` one
+    /// step at a time, which is the same for an update without state; a
+    /// learner whose steps depend on earlier ones (an adaptive optimizer,
+    /// rates per step) gives its own.
+    func adaptSteps(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int) throws -> [[Tensor]]
 }
 
 extension MetaLearner {
@@ -77,6 +84,19 @@ extension MetaLearner {
 
 extension MetaLearner {
     public var batchesTasks: Bool { true }
+
+    public func adaptSteps(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int) throws -> [[Tensor]] {
+        try Check.steps(steps, "steps", allowZero: true)
+        let n = model.parameterCount
+        var params = metaParams
+        var all: [[Tensor]] = []
+        for _ in 0..<steps {
+            let adapted = try adapt(params, x: x, y: y, steps: 1)
+            params = adapted + params[n...]
+            all.append(adapted)
+        }
+        return all
+    }
 
     /// All parts of a meta-batch of `tasks`, combined.
     public func metaLossAndGrad(_ metaParams: [Tensor], tasks: [Task], seed: UInt64) throws -> (loss: Float, grads: [Tensor]) {

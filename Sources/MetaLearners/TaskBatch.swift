@@ -63,20 +63,16 @@ extension InnerLoop {
                       rates: Rates, adapted: [Bool]? = nil, createGraph: Bool) throws -> [Variable] {
         var current = params
         let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
+        let update = Updater(rates, which: which)
         let tasks = Float(x.shape[0])
-        for _ in 0..<steps {
+        for s in 0..<steps {
             let frozen = current
             let grads = try Autodiff.grad(at: which.map { current[$0] }, createGraph: createGraph) { vars in
                 var all = frozen
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
                 return try batchedLoss(model, all, x: x, y: y) * tasks
             }
-            for (k, i) in which.enumerated() {
-                switch rates {
-                case .shared(let lr): current[i] = try current[i] - grads[k] * lr
-                case .learned(let lrs): current[i] = try current[i] - lrs[i] * grads[k]
-                }
-            }
+            current = try update.apply(s, current, grads: grads)
         }
         return current
     }

@@ -118,6 +118,90 @@ public struct DifferentiableAdam: Sendable, CustomStringConvertible {
     }
 }
 
+/// AdaGrad as a differentiable inner step, as PyTorch's `optim.Adagrad`
+/// (Duchi et al. 2011): G ← G + g², θ ← θ − η g / (√G + ε). The sums of
+/// squares are `Variable`s, so an outer gradient flows through them; √ is
+/// taken of max(G, 1e-30), as `DifferentiableAdam` does, so a coordinate
+/// whose gradients were all exactly zero gets a zero derivative, not NaN.
+public struct DifferentiableAdagrad: Sendable, CustomStringConvertible {
+    public let learningRate: Float
+    public let eps: Float
+
+    public init(learningRate: Float = 1e-2, eps: Float = 1e-10) throws {
+        try Check.nonNegative(learningRate, "learningRate", "DifferentiableAdagrad")
+        try Check.nonNegative(eps, "eps", "DifferentiableAdagrad")
+        self.learningRate = learningRate
+        self.eps = eps
+    }
+
+    /// Zero sums of squares shaped like `params`.
+    public func initialize(_ params: [Variable]) throws -> [Variable] {
+        try params.map { Variable(try Tensor.zeros($0.shape)) }
+    }
+
+    /// One step: the adapted parameters and the next sums of squares.
+    public func step(params: [Variable], grads: [Variable], state: [Variable]) throws -> (params: [Variable], state: [Variable]) {
+        let op = "DifferentiableAdagrad.step"
+        try checkPairs(params, grads, op: op)
+        try checkPairs(params, state, op: op + " (state)")
+        let floor = try Variable(Float(1e-30))
+        var ps: [Variable] = [], gs: [Variable] = []
+        for i in 0..<params.count {
+            let sum = try state[i] + grads[i].square()
+            let denom = try Variable.maximum(sum, floor).sqrt() + eps
+            ps.append(try params[i] - (try (grads[i] * learningRate) / denom))
+            gs.append(sum)
+        }
+        return (ps, gs)
+    }
+
+    public var description: String { "DifferentiableAdagrad(learningRate: \(learningRate), eps: \(eps))" }
+}
+
+/// RMSprop as a differentiable inner step, as PyTorch's `optim.RMSprop`
+/// without momentum or centring (Tieleman & Hinton 2012): v ← α v + (1 − α) g²,
+/// θ ← θ − η g / (√v + ε), with √ of max(v, 1e-30) as in `DifferentiableAdam`.
+public struct DifferentiableRMSprop: Sendable, CustomStringConvertible {
+    public let learningRate: Float
+    public let alpha: Float
+    public let eps: Float
+
+    public init(learningRate: Float = 1e-2, alpha: Float = 0.99, eps: Float = 1e-8) throws {
+        let op = "DifferentiableRMSprop"
+        try Check.nonNegative(learningRate, "learningRate", op)
+        try Check.decayRate(alpha, "alpha", op)
+        try Check.nonNegative(eps, "eps", op)
+        self.learningRate = learningRate
+        self.alpha = alpha
+        self.eps = eps
+    }
+
+    /// Zero mean squares shaped like `params`.
+    public func initialize(_ params: [Variable]) throws -> [Variable] {
+        try params.map { Variable(try Tensor.zeros($0.shape)) }
+    }
+
+    /// One step: the adapted parameters and the next mean squares.
+    public func step(params: [Variable], grads: [Variable], state: [Variable]) throws -> (params: [Variable], state: [Variable]) {
+        let op = "DifferentiableRMSprop.step"
+        try checkPairs(params, grads, op: op)
+        try checkPairs(params, state, op: op + " (state)")
+        let floor = try Variable(Float(1e-30))
+        var ps: [Variable] = [], vs: [Variable] = []
+        for i in 0..<params.count {
+            let v = try state[i] * alpha + grads[i].square() * (1 - alpha)
+            let denom = try Variable.maximum(v, floor).sqrt() + eps
+            ps.append(try params[i] - (try (grads[i] * learningRate) / denom))
+            vs.append(v)
+        }
+        return (ps, vs)
+    }
+
+    public var description: String {
+        "DifferentiableRMSprop(learningRate: \(learningRate), alpha: \(alpha), eps: \(eps))"
+    }
+}
+
 /// `params` and `other` pair up one for one with equal shapes.
 func checkPairs(_ params: [Variable], _ other: [Variable], op: String) throws {
     guard params.count == other.count else {

@@ -29,6 +29,7 @@ public struct LearnerSpec: Equatable, Sendable {
         case baseline = "learner.Baseline"
         case logisticProbe = "learner.LogisticProbe"
         case fineTune = "learner.FineTune"
+        case alfa = "learner.ALFA"
 
         /// The fine-tuning protocols over a pre-trained encoder, whose
         /// hyper-parameters are `transfer`'s.
@@ -59,6 +60,14 @@ public struct LearnerSpec: Equatable, Sendable {
     /// its initial value (finite and > 0), or nil (the default) for none; a
     /// recipe lists it only when set.
     public let temperature: Double?
+    /// MAML only ("inner_optimizer"): the inner loop's optimizer, one of
+    /// `InnerOptimizer`'s names other than "sgd", or nil (the default, plain
+    /// gradient descent); a recipe lists it only when set.
+    public let innerOptimizer: String?
+    /// ALFA only ("weight_decay"): the initial inner weight decay, β's
+    /// starting values being `inner_lr · weight_decay`; default 5e-4 (the
+    /// authors'). Nil for the others.
+    public let weightDecay: Double?
     /// The transfer learners' hyper-parameters by name (`transferArguments`
     /// lists them per kind, with types, defaults and ranges); empty for the others.
     public let transfer: [String: TransferValue]
@@ -72,9 +81,11 @@ public struct LearnerSpec: Equatable, Sendable {
     /// argument, for a value out of range or one `kind` does not take
     /// (ProtoNet takes only `distance`; only ANIL takes `headParameters`).
     public init(_ kind: Kind, innerLR: Double? = nil, innerSteps: Int? = nil, firstOrder: Bool? = nil, loss: TaskLoss? = nil,
-                headParameters: Int? = nil, distance: ProtoNet.Distance? = nil, temperature: Double? = nil) throws {
+                headParameters: Int? = nil, distance: ProtoNet.Distance? = nil, temperature: Double? = nil,
+                innerOptimizer: String? = nil, weightDecay: Double? = nil) throws {
         try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
-                      headParameters: headParameters, distance: distance, temperature: temperature, transfer: [:])
+                      headParameters: headParameters, distance: distance, temperature: temperature,
+                      innerOptimizer: innerOptimizer, weightDecay: weightDecay, transfer: [:])
     }
 
     /// A transfer learner's spec (`Baseline`, `LogisticProbe`, `FineTune`):
@@ -84,12 +95,12 @@ public struct LearnerSpec: Equatable, Sendable {
     public init(_ kind: Kind, transfer: [String: TransferValue]) throws {
         guard kind.isTransfer else { throw MetaError.argument("\(kind.rawValue) is not a transfer learner") }
         try self.init(kind, innerLR: nil, innerSteps: nil, firstOrder: nil, loss: nil, headParameters: nil, distance: nil,
-                      temperature: nil, transfer: transfer)
+                      temperature: nil, innerOptimizer: nil, weightDecay: nil, transfer: transfer)
     }
 
     private init(_ kind: Kind, innerLR: Double?, innerSteps: Int?, firstOrder: Bool?, loss: TaskLoss?,
-                 headParameters: Int?, distance: ProtoNet.Distance?, temperature: Double?,
-                 transfer: [String: TransferValue]) throws {
+                 headParameters: Int?, distance: ProtoNet.Distance?, temperature: Double?, innerOptimizer: String?,
+                 weightDecay: Double?, transfer: [String: TransferValue]) throws {
         let gradient = kind.isGradient, name = kind.rawValue
         self.kind = kind
         self.temperature = try SpecCheck.taken("temperature", temperature, default: nil, if: kind == .protoNet, by: name)
@@ -98,13 +109,18 @@ public struct LearnerSpec: Equatable, Sendable {
         }
         self.transfer = try LearnerSpec.checkedTransfer(kind, transfer)
         self.innerLR = try SpecCheck.taken("inner_lr", innerLR, default: 0.01, if: gradient, by: name) ?? 0
-        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: 1, if: gradient, by: name) ?? 0
+        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: kind == .alfa ? 5 : 1, if: gradient,
+                                              by: name) ?? 0
         self.firstOrder = try SpecCheck.taken("first_order", firstOrder, default: kind == .reptile, if: gradient, by: name) ?? false
         self.loss = try SpecCheck.taken("loss", loss, default: .crossEntropy, if: gradient, by: name) ?? .crossEntropy
         self.headParameters = try SpecCheck.taken("head_parameters", headParameters, default: 2, if: kind == .anil, by: name)
         self.distance = try SpecCheck.taken("distance", distance, default: .squaredEuclidean, if: kind == .protoNet, by: name)
+        let optimizer = try SpecCheck.taken("inner_optimizer", innerOptimizer, default: nil, if: kind == .maml, by: name)
+        self.innerOptimizer = try optimizer.map { try InnerOptimizer(named: $0) }.flatMap { $0 == .sgd ? nil : $0.name }
+        self.weightDecay = try SpecCheck.taken("weight_decay", weightDecay, default: 5e-4, if: kind == .alfa, by: name)
+        if let wd = self.weightDecay { try SpecCheck.rate(wd, "weight_decay") }
         try SpecCheck.rate(self.innerLR, "inner_lr")
-        try SpecCheck.range(self.innerSteps, "inner_steps", (kind == .reptile ? 1 : 0)...LearnerSpec.maxInnerSteps)
+        try SpecCheck.range(self.innerSteps, "inner_steps", (kind == .reptile || kind == .alfa ? 1 : 0)...LearnerSpec.maxInnerSteps)
         if kind == .reptile && !self.firstOrder {
             throw MetaError.argument("first_order: Reptile is first-order by definition")
         }
@@ -133,7 +149,9 @@ public struct LearnerSpec: Equatable, Sendable {
         let innerLR = try args.real("inner_lr"), innerSteps = try args.integer("inner_steps")
         let firstOrder = try args.flag("first_order"), loss = try args.text("loss").map(LearnerSpec.loss(named:))
         try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
-                      headParameters: kind == .anil ? try args.integer("head_parameters") : nil)
+                      headParameters: kind == .anil ? try args.integer("head_parameters") : nil,
+                      innerOptimizer: kind == .maml ? try args.text("inner_optimizer") : nil,
+                      weightDecay: kind == .alfa ? try args.real("weight_decay") : nil)
     }
 
     /// The learner around `model`. Throws when ANIL's head has more
@@ -142,7 +160,8 @@ public struct LearnerSpec: Equatable, Sendable {
         let lr = Float(innerLR)
         switch kind {
         case .maml:
-            return try MAML(model: model, innerLR: lr, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss)
+            return try MAML(model: model, innerLR: lr, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
+                            innerOptimizer: try innerOptimizer.map { try InnerOptimizer(named: $0) } ?? .sgd)
         case .metaSGD:
             return try MetaSGD(model: model, initialLR: lr, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss)
         case .anil:
@@ -154,6 +173,9 @@ public struct LearnerSpec: Equatable, Sendable {
                             headParameters: head)
         case .reptile:
             return try Reptile(model: model, innerLR: lr, innerSteps: innerSteps, loss: loss)
+        case .alfa:
+            return try ALFA(model: model, innerLR: lr, weightDecay: Float(weightDecay ?? 5e-4), innerSteps: innerSteps,
+                            firstOrder: firstOrder, loss: loss)
         case .protoNet:
             return ProtoNet(encoder: model, distance: distance ?? .squaredEuclidean, temperature: temperature.map { Float($0) })
         case .baseline:
@@ -321,6 +343,8 @@ extension LearnerSpec {
                           ("first_order", RecipeValue.flag(firstOrder)), ("loss", RecipeValue.string(loss.rawValue))]
         }
         if let headParameters { arguments.append(("head_parameters", RecipeValue.int(headParameters))) }
+        if let innerOptimizer { arguments.append(("inner_optimizer", RecipeValue.string(innerOptimizer))) }
+        if let weightDecay { arguments.append(("weight_decay", RecipeValue.float(weightDecay))) }
         return RecipeArguments.json(kind: kind.rawValue, arguments)
     }
 

@@ -31,19 +31,17 @@ extension LearnerObject {
             return ([(m.loss, m.accuracy)], m)
         }
         let n = model.specs.count
-        var p = params
         var curve: [(Float, Float)] = []
-        func measure() throws -> (loss: Float, accuracy: Float, macroF1: Float) {
-            let logits = try model.model(p[0..<n].map { Variable($0) }, Variable(task.queryX)).value
+        func measure(_ p: ArraySlice<Tensor>) throws -> (loss: Float, accuracy: Float, macroF1: Float) {
+            let logits = try model.model(p.map { Variable($0) }, Variable(task.queryX)).value
             let m = try episodeMetrics(logits, task.queryY)
             curve.append((m.loss, m.accuracy))
             return m
         }
-        for _ in 0..<steps {
-            _ = try measure()
-            p = try learner.adapt(p, x: task.supportX, y: task.supportY, steps: 1) + p[n...]
+        var last = try measure(params[0..<n])
+        for adapted in try learner.adaptSteps(params, x: task.supportX, y: task.supportY, steps: steps) {
+            last = try measure(adapted[0..<n])
         }
-        let last = try measure()
         return (curve, last)
     }
 }

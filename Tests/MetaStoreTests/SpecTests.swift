@@ -111,6 +111,13 @@ final class SpecTests: XCTestCase {
                                                headParameters: 4))
             case .maml, .metaSGD:
                 try roundTrips(try LearnerSpec(kind, innerLR: 0.123456789012345, innerSteps: 10_000, firstOrder: true, loss: .mse))
+                if kind == .maml {
+                    try roundTrips(try LearnerSpec(kind, innerLR: 0.1, innerOptimizer: "adam"))
+                    // Plain gradient descent named explicitly is the default recipe.
+                    XCTAssertEqual(try LearnerSpec(kind, innerOptimizer: "sgd"), try LearnerSpec(kind))
+                }
+            case .alfa:
+                try roundTrips(try LearnerSpec(kind, innerLR: 0.02, innerSteps: 3, firstOrder: true, loss: .mse, weightDecay: 1e-3))
             }
             try roundTrips(try LearnerSpec(kind))
         }
@@ -195,7 +202,7 @@ final class SpecTests: XCTestCase {
             (#"{"kind":"learner.MAML"}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML"}"#),
             (#"{"kind":"learner.MAML","arguments":{},"extra":1}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML","arguments":{},"extra":1}"#),
             (#"{"kind":"learner.Teapot","arguments":{}}"#,
-             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune"),
+             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune, learner.ALFA"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":-1}}}"#, "learner: inner_lr: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":1}}}"#,
              #"learner: model: required (the placeholder {"model": null} for the model stored beside the recipe)"#),
@@ -214,7 +221,11 @@ final class SpecTests: XCTestCase {
              #"learner: first_order: expected a bool ({"int": 0} or {"int": 1}), got {"int":2}"#),
             (#"{"kind":"learner.MAML","arguments":{\#(model),"loss":{"string":"l1"}}}"#, "learner: loss: expected one of 'mse', 'cross_entropy', got 'l1'"),
             (#"{"kind":"learner.MAML","arguments":{\#(model),"head_parameters":{"int":2}}}"#,
-             "learner: head_parameters: not an argument of learner.MAML; expected one of inner_lr, inner_steps, first_order, loss, model"),
+             "learner: head_parameters: not an argument of learner.MAML; expected one of inner_lr, inner_steps, first_order, loss, inner_optimizer, model"),
+            (#"{"kind":"learner.MAML","arguments":{\#(model),"inner_optimizer":{"string":"lbfgs"}}}"#,
+             "learner: inner_optimizer: expected one of 'sgd', 'adagrad', 'rmsprop', 'adam', got 'lbfgs'"),
+            (#"{"kind":"learner.ALFA","arguments":{\#(model),"weight_decay":{"float":-1}}}"#,
+             "learner: weight_decay: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.Reptile","arguments":{\#(model),"first_order":{"int":0}}}"#, "learner: first_order: Reptile is first-order by definition"),
             (#"{"kind":"learner.Reptile","arguments":{\#(model),"inner_steps":{"int":0}}}"#, "learner: inner_steps: must be in 1...10000, got 0"),
             (#"{"kind":"learner.ProtoNet","arguments":{\#(model),"distance":{"string":"manhattan"}}}"#,

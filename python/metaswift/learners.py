@@ -23,9 +23,10 @@ from .nn import Conv4, Layer, Linear, Residual, Sequential
 from . import optim
 from .optim import SGD, Adam
 
-__all__ = ["MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet"]
+__all__ = ["MAML", "MetaSGD", "ANIL", "ALFA", "Reptile", "ProtoNet"]
 
 LOSSES = ("mse", "cross_entropy")
+INNER_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
 TASK_FIELDS = ("x_support", "y_support", "x_query", "y_query")
 # Wall time aimed at per native call in fit: long enough to amortise the
 # call, short enough that Ctrl-C and the progress bar respond.
@@ -479,6 +480,12 @@ class MAML(_Learner):
         first_order: FOMAML when True.
         loss: ``"mse"`` (regression) or ``"cross_entropy"`` (integer class
             labels; the model outputs one logit per class).
+        inner_optimizer: the inner loop's optimizer: ``"sgd"`` (the paper's
+            gradient descent), or an adaptive one with learning rate
+            ``inner_lr`` and PyTorch's defaults, ``"adagrad"``, ``"rmsprop"``
+            or ``"adam"``. Its state (sums or averages of squared gradients,
+            moments) starts at zero for every task, and the meta-gradient
+            flows through it exactly (second order) like through the steps.
 
     Example:
         >>> import metaswift as ms
@@ -504,8 +511,23 @@ class MAML(_Learner):
     _kind = "MAML"
     _paper = "Finn, Abbeel & Levine, ICML 2017"
 
-    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse"):
-        super().__init__(model, inner_lr, inner_steps, first_order, loss)
+    inner_optimizer = _args.fixed("inner_optimizer", "The inner loop's optimizer ('sgd', 'adagrad', 'rmsprop', 'adam').",
+                                  "the learner")
+
+    def __init__(self, model, inner_lr=0.01, inner_steps=1, first_order=False, loss="mse", inner_optimizer="sgd"):
+        self._inner_optimizer = _args.choice(inner_optimizer, "inner_optimizer", INNER_OPTIMIZERS)
+        extra = {} if self._inner_optimizer == "sgd" else {"inner_optimizer": self._inner_optimizer}
+        super().__init__(model, inner_lr, inner_steps, first_order, loss, **extra)
+
+    @classmethod
+    def _from_engine(cls, engine, model, arguments, attributes):
+        learner = super()._from_engine(engine, model, arguments, attributes)
+        learner._inner_optimizer = arguments.get("inner_optimizer", "sgd")
+        return learner
+
+    def _hyper(self):
+        extra = {} if self.inner_optimizer == "sgd" else {"inner_optimizer": self.inner_optimizer}
+        return {**super()._hyper(), **extra}
 
     def _reference(self):
         return ("FOMAML, " if self.first_order else "") + self._paper
@@ -658,6 +680,72 @@ class ANIL(_Learner):
 
     def _attributes(self):
         return {"head_parameters": self.head_parameters}
+
+
+class ALFA(_Learner):
+    """ALFA: MAML whose inner steps take a learning rate and a weight decay
+    generated, at every step, from the task's state.
+
+    At inner step s the state is the mean of every parameter tensor and of
+    its support-loss gradient; a small network (two linear layers of width
+    twice the number of tensors, ReLU between) maps it to a rate factor
+    ``a_l`` and a decay factor ``b_l`` per tensor, and each tensor steps
+    ``theta_l <- (1 - b_l beta[s, l]) theta_l - a_l alpha[s, l] grad_l``. The
+    network, the per-step per-tensor ``alpha`` and ``beta`` (starting at
+    ``inner_lr`` and ``inner_lr * weight_decay``) and the initial parameters
+    are all meta-learned. With second order the meta-gradient is exact,
+    through the generated rates too (the authors' code feeds the gradient
+    means to the network as constants). Steps past ``inner_steps`` at
+    evaluation reuse the last step's ``alpha`` and ``beta``.
+
+    Args:
+        model, first_order, loss: as for :class:`MAML`.
+        inner_lr: every ``alpha``'s starting value (the paper: 0.01).
+        inner_steps: inner steps per task, > 0 (the paper: 5).
+        weight_decay: ``beta`` starts at ``inner_lr * weight_decay`` (the
+            paper: 5e-4).
+
+    Example:
+        >>> import metaswift as ms
+        >>> alfa = ms.ALFA(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_lr=0.01, inner_steps=5)
+        >>> alfa.parameter_names[-6:]
+        ['alfa.alpha', 'alfa.beta', 'alfa.W1', 'alfa.b1', 'alfa.W2', 'alfa.b2']
+        >>> alfa.alpha.shape  # (inner_steps, parameter tensors)
+        (5, 6)
+
+    References:
+        Baik, Choi, Choi, Kim, Lee. Meta-Learning with Adaptive
+        Hyperparameters. NeurIPS 2020. https://arxiv.org/abs/2011.00209
+    """
+
+    _kind = "ALFA"
+    _paper = "Baik, Choi, Choi, Kim & Lee, NeurIPS 2020"
+
+    weight_decay = _args.fixed("weight_decay", "The inner weight decay beta starts from (times inner_lr).",
+                               "the learner")
+
+    def __init__(self, model, inner_lr=0.01, inner_steps=5, weight_decay=5e-4, first_order=False, loss="mse"):
+        self._weight_decay = _args.real(weight_decay, "weight_decay")
+        super().__init__(model, inner_lr, inner_steps, first_order, loss, weight_decay=self.weight_decay)
+
+    def _named(self, name):
+        return self.parameters()[self.parameter_names.index(name)]
+
+    @property
+    def alpha(self):
+        """The learned rates' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
+        return self._named("alfa.alpha")
+
+    @property
+    def beta(self):
+        """The learned weight decays' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
+        return self._named("alfa.beta")
+
+    def _hyper(self):
+        return {**super()._hyper(), "weight_decay": self.weight_decay}
+
+    def _attributes(self):
+        return {"weight_decay": self.weight_decay}
 
 
 class Reptile(_Learner):

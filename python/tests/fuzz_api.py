@@ -750,7 +750,8 @@ FILES = ["'m0.safetensors'", "'m1.safetensors'"]
 
 def save_model(g):
     m = g.pick(lambda o: isinstance(o, (g.ms.nn.Module, g.ms.optim.Optimizer)) or type(o).__name__ in
-               ("MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet", "Baseline", "LogisticProbe", "FineTune"), bad=0.05)
+               ("MAML", "MetaSGD", "ANIL", "ALFA", "Reptile", "ProtoNet", "Baseline", "LogisticProbe", "FineTune"),
+               bad=0.05)
     if m is None:
         return None
     path = g.r.choice(FILES) if not g.mutate() else g.r.choice(["''", "3", "'/nonexistent/x/m.safetensors'", "'\\x00'",
@@ -1139,7 +1140,7 @@ def cross_validate(g):
     return Stmt("ms.eval.cross_validate", [images, labels, make], kwargs)
 
 
-LEARNERS = ("MAML", "MetaSGD", "ANIL", "Reptile", "ProtoNet")
+LEARNERS = ("MAML", "MetaSGD", "ANIL", "ALFA", "Reptile", "ProtoNet")
 
 
 def new_learner(g):
@@ -1166,6 +1167,10 @@ def new_learner(g):
             kwargs["head_parameters"] = g.int_(1, 2)
     if kind == "Reptile":
         kwargs["epsilon"] = g.real(0.01, 0.5)
+    if kind == "MAML" and g.r.random() < 0.4:
+        kwargs["inner_optimizer"] = g.choice(("sgd", "adagrad", "rmsprop", "adam"))
+    if kind == "ALFA" and g.r.random() < 0.5:
+        kwargs["weight_decay"] = g.real(0, 0.01)
     return Stmt(f"ms.{kind}", [m], kwargs)
 
 
@@ -1349,6 +1354,14 @@ def learner_set_rates(g):
     return Stmt(kind="set", obj=lr, attr="learning_rates", value=src)
 
 
+def alfa_rates(g):
+    """ALFA's learned per-step rates and decays, and its weight decay."""
+    lr = g.pick(lambda o: type(o).__name__ == "ALFA", bad=0)
+    if lr is None:
+        return None
+    return Stmt(kind="get", obj=lr, attr=g.r.choice(["alpha", "beta", "weight_decay"]))
+
+
 def learner_replace_model(g):
     lr = g.pick(_is("learners._Learner"), bad=0)
     if lr is None:
@@ -1433,7 +1446,7 @@ ACTION_TABLE = [
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
     (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
-    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (learner_replace_model, 0.8),
+    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (alfa_rates, 0.3), (learner_replace_model, 0.8),
     (model_replace_attribute, 0.4), (free_handle, 0.3), (concurrent_calls, 1.5),
     (as_float32, 2), (blas_info, 0.2), (version, 0.1),
 ]
