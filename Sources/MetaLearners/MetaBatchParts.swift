@@ -90,8 +90,13 @@ public struct MetaBatchShare {
     public let plan: MetaBatchPlan
     public let parts: Range<Int>
     public let tasks: [Task]
+    /// The meta-updates made before this meta-batch (the trainer's optimizer
+    /// count, which carries across resumed fits and checkpoints; 0 outside a
+    /// trainer): learners whose objective changes over training (MAML++'s
+    /// annealing) read their epoch from it.
+    public let step: Int
 
-    public init(plan: MetaBatchPlan, parts: Range<Int>, tasks: [Task]) throws {
+    public init(plan: MetaBatchPlan, parts: Range<Int>, tasks: [Task], step: Int = 0) throws {
         guard parts.lowerBound >= 0, parts.upperBound <= plan.partCount else {
             throw MetaError.argument("parts \(parts) outside the plan's 0..<\(plan.partCount)")
         }
@@ -101,6 +106,7 @@ public struct MetaBatchShare {
         self.plan = plan
         self.parts = parts
         self.tasks = tasks
+        self.step = step
     }
 
     /// The whole meta-batch, for one process.

@@ -116,7 +116,10 @@ public struct MetaTrainer {
             plan = try .perTask(metaBatchSize)
             parts = 0..<metaBatchSize
         }
-        return (try MetaBatchShare(plan: plan, parts: parts, tasks: mine), seed)
+        // The meta-updates made so far: the optimizer's count, which goes on
+        // across resumed fits and checkpoints (the trainer's own count
+        // restarts with each fit).
+        return (try MetaBatchShare(plan: plan, parts: parts, tasks: mine, step: optimizer.state.count), seed)
     }
 
     /// A meta-step shared by processes, second half: the results of every

@@ -30,6 +30,7 @@ public struct LearnerSpec: Equatable, Sendable {
         case logisticProbe = "learner.LogisticProbe"
         case fineTune = "learner.FineTune"
         case alfa = "learner.ALFA"
+        case mamlPlusPlus = "learner.MAMLPlusPlus"
 
         /// The fine-tuning protocols over a pre-trained encoder, whose
         /// hyper-parameters are `transfer`'s.
@@ -68,8 +69,9 @@ public struct LearnerSpec: Equatable, Sendable {
     /// starting values being `inner_lr · weight_decay`; default 5e-4 (the
     /// authors'). Nil for the others.
     public let weightDecay: Double?
-    /// The transfer learners' hyper-parameters by name (`transferArguments`
-    /// lists them per kind, with types, defaults and ranges); empty for the others.
+    /// The transfer learners' hyper-parameters, and MAML++'s switches, by
+    /// name (`transferArguments` lists them per kind, with types, defaults
+    /// and ranges); empty for the others.
     public let transfer: [String: TransferValue]
 
     /// Most inner steps a learner takes: papers adapt for 1 to 100 steps and
@@ -82,10 +84,10 @@ public struct LearnerSpec: Equatable, Sendable {
     /// (ProtoNet takes only `distance`; only ANIL takes `headParameters`).
     public init(_ kind: Kind, innerLR: Double? = nil, innerSteps: Int? = nil, firstOrder: Bool? = nil, loss: TaskLoss? = nil,
                 headParameters: Int? = nil, distance: ProtoNet.Distance? = nil, temperature: Double? = nil,
-                innerOptimizer: String? = nil, weightDecay: Double? = nil) throws {
+                innerOptimizer: String? = nil, weightDecay: Double? = nil, options: [String: TransferValue] = [:]) throws {
         try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
                       headParameters: headParameters, distance: distance, temperature: temperature,
-                      innerOptimizer: innerOptimizer, weightDecay: weightDecay, transfer: [:])
+                      innerOptimizer: innerOptimizer, weightDecay: weightDecay, transfer: options)
     }
 
     /// A transfer learner's spec (`Baseline`, `LogisticProbe`, `FineTune`):
@@ -109,8 +111,8 @@ public struct LearnerSpec: Equatable, Sendable {
         }
         self.transfer = try LearnerSpec.checkedTransfer(kind, transfer)
         self.innerLR = try SpecCheck.taken("inner_lr", innerLR, default: 0.01, if: gradient, by: name) ?? 0
-        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: kind == .alfa ? 5 : 1, if: gradient,
-                                              by: name) ?? 0
+        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: kind == .alfa || kind == .mamlPlusPlus ? 5 : 1,
+                                              if: gradient, by: name) ?? 0
         self.firstOrder = try SpecCheck.taken("first_order", firstOrder, default: kind == .reptile, if: gradient, by: name) ?? false
         self.loss = try SpecCheck.taken("loss", loss, default: .crossEntropy, if: gradient, by: name) ?? .crossEntropy
         self.headParameters = try SpecCheck.taken("head_parameters", headParameters, default: 2, if: kind == .anil, by: name)
@@ -120,7 +122,8 @@ public struct LearnerSpec: Equatable, Sendable {
         self.weightDecay = try SpecCheck.taken("weight_decay", weightDecay, default: 5e-4, if: kind == .alfa, by: name)
         if let wd = self.weightDecay { try SpecCheck.rate(wd, "weight_decay") }
         try SpecCheck.rate(self.innerLR, "inner_lr")
-        try SpecCheck.range(self.innerSteps, "inner_steps", (kind == .reptile || kind == .alfa ? 1 : 0)...LearnerSpec.maxInnerSteps)
+        let minimumSteps = kind == .reptile || kind == .alfa || kind == .mamlPlusPlus ? 1 : 0
+        try SpecCheck.range(self.innerSteps, "inner_steps", minimumSteps...LearnerSpec.maxInnerSteps)
         if kind == .reptile && !self.firstOrder {
             throw MetaError.argument("first_order: Reptile is first-order by definition")
         }
@@ -146,12 +149,16 @@ public struct LearnerSpec: Equatable, Sendable {
             try self.init(kind, transfer: values)
             return
         }
+        var options: [String: TransferValue] = [:]
+        for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches; the transfer learners returned above
+            if let v = try args.integer(rule.name) { options[rule.name] = .integer(v) }
+        }
         let innerLR = try args.real("inner_lr"), innerSteps = try args.integer("inner_steps")
         let firstOrder = try args.flag("first_order"), loss = try args.text("loss").map(LearnerSpec.loss(named:))
         try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
                       headParameters: kind == .anil ? try args.integer("head_parameters") : nil,
                       innerOptimizer: kind == .maml ? try args.text("inner_optimizer") : nil,
-                      weightDecay: kind == .alfa ? try args.real("weight_decay") : nil)
+                      weightDecay: kind == .alfa ? try args.real("weight_decay") : nil, options: options)
     }
 
     /// The learner around `model`. Throws when ANIL's head has more
@@ -173,6 +180,13 @@ public struct LearnerSpec: Equatable, Sendable {
                             headParameters: head)
         case .reptile:
             return try Reptile(model: model, innerLR: lr, innerSteps: innerSteps, loss: loss)
+        case .mamlPlusPlus:
+            let on = { (name: String) in integer(name) != 0 }
+            return try MAMLPlusPlus(model: model, innerLR: lr, innerSteps: innerSteps, loss: loss, learnRates: on("learn_rates"),
+                                    multiStepLoss: on("multi_step_loss"), mslEpochs: integer("msl_epochs"),
+                                    firstOrderEpochs: firstOrder ? Int.max : integer("first_order_epochs"),
+                                    iterationsPerEpoch: integer("iterations_per_epoch"),
+                                    perStepNormalization: on("per_step_norm"), adaptNormalization: on("adapt_norm"))
         case .alfa:
             return try ALFA(model: model, innerLR: lr, weightDecay: Float(weightDecay ?? 5e-4), innerSteps: innerSteps,
                             firstOrder: firstOrder, loss: loss)
@@ -250,6 +264,12 @@ public struct LearnerSpec: Equatable, Sendable {
         case .fineTune:
             return [head, real("scale", 2, positive), real("backbone_lr", 1e-3, rate), real("head_lr", 1e-2, rate),
                     real("momentum", 0.9, decay), real("weight_decay", 1e-3, rate)] + loop
+        case .mamlPlusPlus:
+            // MAML++'s switches (1 on, 0 off) and its annealing in epochs.
+            return [integer("learn_rates", 1, 0...1), integer("multi_step_loss", 1, 0...1),
+                    integer("msl_epochs", 10, 0...maxEpochs), integer("first_order_epochs", 0, 0...maxEpochs),
+                    integer("iterations_per_epoch", 500, 1...maxIterations), integer("per_step_norm", 1, 0...1),
+                    integer("adapt_norm", 0, 0...1)]
         default:
             return []
         }
@@ -341,6 +361,9 @@ extension LearnerSpec {
         } else {
             arguments += [("inner_lr", RecipeValue.float(innerLR)), ("inner_steps", RecipeValue.int(innerSteps)),
                           ("first_order", RecipeValue.flag(firstOrder)), ("loss", RecipeValue.string(loss.rawValue))]
+            for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches
+                arguments.append((rule.name, RecipeValue.int(transfer[rule.name]?.integer ?? rule.fallback.integer ?? 0)))
+            }
         }
         if let headParameters { arguments.append(("head_parameters", RecipeValue.int(headParameters))) }
         if let innerOptimizer { arguments.append(("inner_optimizer", RecipeValue.string(innerOptimizer))) }

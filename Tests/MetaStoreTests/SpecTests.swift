@@ -118,6 +118,10 @@ final class SpecTests: XCTestCase {
                 }
             case .alfa:
                 try roundTrips(try LearnerSpec(kind, innerLR: 0.02, innerSteps: 3, firstOrder: true, loss: .mse, weightDecay: 1e-3))
+            case .mamlPlusPlus:
+                try roundTrips(try LearnerSpec(kind, innerLR: 0.4, innerSteps: 2, loss: .mse,
+                                               options: ["learn_rates": .integer(0), "msl_epochs": .integer(3),
+                                                         "iterations_per_epoch": .integer(7)]))
             }
             try roundTrips(try LearnerSpec(kind))
         }
@@ -202,7 +206,7 @@ final class SpecTests: XCTestCase {
             (#"{"kind":"learner.MAML"}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML"}"#),
             (#"{"kind":"learner.MAML","arguments":{},"extra":1}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML","arguments":{},"extra":1}"#),
             (#"{"kind":"learner.Teapot","arguments":{}}"#,
-             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune, learner.ALFA"),
+             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune, learner.ALFA, learner.MAMLPlusPlus"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":-1}}}"#, "learner: inner_lr: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":1}}}"#,
              #"learner: model: required (the placeholder {"model": null} for the model stored beside the recipe)"#),
@@ -224,6 +228,8 @@ final class SpecTests: XCTestCase {
              "learner: head_parameters: not an argument of learner.MAML; expected one of inner_lr, inner_steps, first_order, loss, inner_optimizer, model"),
             (#"{"kind":"learner.MAML","arguments":{\#(model),"inner_optimizer":{"string":"lbfgs"}}}"#,
              "learner: inner_optimizer: expected one of 'sgd', 'adagrad', 'rmsprop', 'adam', got 'lbfgs'"),
+            (#"{"kind":"learner.MAMLPlusPlus","arguments":{\#(model),"learn_rates":{"int":2}}}"#,
+             "learner: learn_rates: must be in 0...1, got 2"),
             (#"{"kind":"learner.ALFA","arguments":{\#(model),"weight_decay":{"float":-1}}}"#,
              "learner: weight_decay: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.Reptile","arguments":{\#(model),"first_order":{"int":0}}}"#, "learner: first_order: Reptile is first-order by definition"),

@@ -750,7 +750,8 @@ FILES = ["'m0.safetensors'", "'m1.safetensors'"]
 
 def save_model(g):
     m = g.pick(lambda o: isinstance(o, (g.ms.nn.Module, g.ms.optim.Optimizer)) or type(o).__name__ in
-               ("MAML", "MetaSGD", "ANIL", "ALFA", "Reptile", "ProtoNet", "Baseline", "LogisticProbe", "FineTune"),
+               ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet", "Baseline", "LogisticProbe",
+                "FineTune"),
                bad=0.05)
     if m is None:
         return None
@@ -1140,7 +1141,7 @@ def cross_validate(g):
     return Stmt("ms.eval.cross_validate", [images, labels, make], kwargs)
 
 
-LEARNERS = ("MAML", "MetaSGD", "ANIL", "ALFA", "Reptile", "ProtoNet")
+LEARNERS = ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet")
 
 
 def new_learner(g):
@@ -1171,6 +1172,14 @@ def new_learner(g):
         kwargs["inner_optimizer"] = g.choice(("sgd", "adagrad", "rmsprop", "adam"))
     if kind == "ALFA" and g.r.random() < 0.5:
         kwargs["weight_decay"] = g.real(0, 0.01)
+    if kind == "MAMLPlusPlus":
+        for switch in ("learn_rates", "multi_step_loss", "per_step_norm", "adapt_norm"):
+            if g.r.random() < 0.3:
+                kwargs[switch] = g.flag()
+        if g.r.random() < 0.3:
+            kwargs["iterations_per_epoch"] = g.int_(1, 5)
+            kwargs["msl_epochs"] = g.int_(0, 3)
+            kwargs["first_order_epochs"] = g.int_(0, 2)
     return Stmt(f"ms.{kind}", [m], kwargs)
 
 
@@ -1362,6 +1371,14 @@ def alfa_rates(g):
     return Stmt(kind="get", obj=lr, attr=g.r.choice(["alpha", "beta", "weight_decay"]))
 
 
+def maml_plus_plus_settings(g):
+    """MAML++'s switches and learned rates."""
+    lr = g.pick(lambda o: type(o).__name__ == "MAMLPlusPlus", bad=0)
+    if lr is None:
+        return None
+    return Stmt(kind="get", obj=lr, attr=g.r.choice(["options", "learning_rates"]))
+
+
 def learner_replace_model(g):
     lr = g.pick(_is("learners._Learner"), bad=0)
     if lr is None:
@@ -1446,7 +1463,7 @@ ACTION_TABLE = [
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
     (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
-    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (alfa_rates, 0.3), (learner_replace_model, 0.8),
+    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (alfa_rates, 0.3), (maml_plus_plus_settings, 0.3), (learner_replace_model, 0.8),
     (model_replace_attribute, 0.4), (free_handle, 0.3), (concurrent_calls, 1.5),
     (as_float32, 2), (blas_info, 0.2), (version, 0.1),
 ]
