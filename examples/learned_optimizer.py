@@ -12,7 +12,9 @@ al., NeurIPS 2016), the paper's experiments at the scale of a 2-core machine.
    paper's figure 4).
 
 Run:  PYTHONPATH=python python examples/learned_optimizer.py [--quick]
-Writes examples/learned_optimizer.png and examples/learned_optimizer.json.
+Writes docs/learned_optimizer.png (the README's figure), examples/learned_optimizer.json
+(the mean curves) and examples/learned_optimizer_digits.safetensors (the trained
+MLP optimizer: ms.load it in another process and pass it as optimizer=).
 """
 import argparse
 import json
@@ -131,7 +133,7 @@ def main():
         ax.set_ylabel("loss (mean over problems)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    out = os.path.join(HERE, "learned_optimizer.png")
+    out = os.path.join(HERE, "..", "docs", "learned_optimizer.png")
     fig.savefig(out, dpi=110)
     print("figure:", out)
 
