@@ -87,11 +87,16 @@ extension LearnerObject {
 
 extension OptimizerObject {
     /// Writes the optimizer's spec (rule, hyper-parameters, schedule; MetaStore's
-    /// `StoredOptimizer`); it holds no state.
+    /// `StoredOptimizer`), or a learned optimizer's network and weights
+    /// (`StoredLearnedOptimizer`); it holds no state.
     func save(_ args: Arguments, _ out: Results) throws {
         let path = try args.string("path")
         try args.done()
-        try StoredOptimizer.write(spec, to: path)
+        if let learned {
+            try StoredLearnedOptimizer.write(learned, weights: weights, to: path)
+        } else if let spec {
+            try StoredOptimizer.write(spec, to: path)
+        }
     }
 }
 
@@ -121,6 +126,10 @@ extension Functions {
                 out.set("recipe", try learner.spec.json.serialized)
                 if let attributes = stored.attributes { out.set("attributes", attributes) }
                 try describe(stored.model)
+            } else if kind == StoredLearnedOptimizer.kind {
+                let stored = try StoredLearnedOptimizer.decode(file, path: path)
+                out.set("object", try inFile(path) { try OptimizerObject(learned: stored.optimizer, weights: stored.weights) })
+                out.set("recipe", try StoredLearnedOptimizer.recipe(stored.optimizer).serialized)
             } else if kind.hasPrefix("optimizer.") || kind.hasPrefix("schedule.") {
                 let spec = try StoredOptimizer.decode(file, path: path)
                 out.set("object", try inFile(path) { try OptimizerObject(spec) })

@@ -156,7 +156,7 @@ enum KindNames {
 }
 
 extension Kinds {
-    static let all = [tensors, models, tasksets, optimizers, learners, trainers, pretrainers]
+    static let all = [tensors, models, tasksets, optimizers, learners, trainers, pretrainers, learnedOptimizers]
 }
 
 extension Functions {

@@ -36,8 +36,8 @@ final class TrainerObject: Bridged {
          optimizer: OptimizerObject) throws {
         try Self.check("learner", try inFile(path) { try checkpoint.learnerSpec() }, learner.spec, learner.spec.json,
                        checkpoint, path)
-        try Self.check("optimizer", try inFile(path) { try checkpoint.optimizerSpec() }, optimizer.spec,
-                       optimizer.spec.json, checkpoint, path)
+        let spec = try optimizer.recipe("optimizer", for: "resuming from a checkpoint")
+        try Self.check("optimizer", try inFile(path) { try checkpoint.optimizerSpec() }, spec, spec.json, checkpoint, path)
         self.learner = learner
         self.taskset = taskset
         self.optimizer = optimizer
@@ -204,10 +204,11 @@ extension TrainerObject {
         let path = try args.string("path")
         let losses = try args.optionalTensor("losses", finite: false)?.scalars ?? []
         try args.done()
+        let spec = try optimizer.recipe("optimizer", for: "a checkpoint")
         let model = learner.model
         let snapshot = lock.withLock { trainer }
         try Checkpoint(snapshot, model: model.model, buffers: model.buffers, inputShape: model.inputShape, losses: losses,
-                       descriptions: try Checkpoint.descriptions(learner: learner.spec, optimizer: optimizer.spec))
+                       descriptions: try Checkpoint.descriptions(learner: learner.spec, optimizer: spec))
             .write(to: path)
     }
 

@@ -25,7 +25,7 @@ whose message names the argument.
 from . import _core
 from ._core import Error
 from ._arrays import as_float32
-from . import nn, data, optim, eval, transfer, distributed
+from . import nn, data, optim, eval, transfer, distributed, learned
 from .history import History, Evaluation
 from .learners import MAML, MetaSGD, ANIL, ALFA, MAMLPlusPlus, Reptile, ProtoNet
 from . import finetune
@@ -43,6 +43,6 @@ def blas_info():
     ``OPENBLAS_CORETYPE=Haswell`` (AVX2 kernels) on CPUs that have AVX-512."""
     return _core.blas_info()
 
-__all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "transfer", "distributed", "History", "Evaluation",
-           "MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet",
+__all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "transfer", "distributed", "learned", "History",
+           "Evaluation", "MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet",
            "finetune", "Baseline", "LogisticProbe", "FineTune", "save", "load", "blas_info", "__version__"]

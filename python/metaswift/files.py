@@ -42,7 +42,8 @@ def save(obj, path):
     """Writes ``obj`` to ``path`` as one safetensors file, atomically: a
     model from ``ms.nn``; a learner (its hyper-parameters, its model and its
     own meta-parameters, e.g. Meta-SGD's rates); an optimizer from
-    ``ms.optim`` (its rule, hyper-parameters and schedule). Returns the path."""
+    ``ms.optim`` (its rule, hyper-parameters and schedule; a learned
+    optimizer's network and trained weights). Returns the path."""
     from .learners import _EpisodeLearner
     from .optim import Optimizer
 

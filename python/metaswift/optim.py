@@ -19,7 +19,7 @@ import numpy as np
 from . import _args, _core
 from ._arrays import as_float32
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop",
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Learned",
            "Schedule", "CosineDecay", "ExponentialDecay", "PiecewiseConstant"]
 
 
@@ -300,6 +300,106 @@ class RMSprop(Optimizer):
         return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum}
 
 
+class Learned(Optimizer):
+    """The learned optimizer of Andrychowicz et al. (NeurIPS 2016, "Learning
+    to learn by gradient descent by gradient descent"): a two-layer LSTM of
+    ``hidden`` units, its weights shared by every coordinate of the model it
+    optimises (each coordinate keeps its own hidden and cell states), reads
+    the coordinate's gradient, preprocessed as in the paper's appendix A
+    (``(log|g|/p, sign g)`` if ``|g| >= e**-p``, else ``(-1, e**p * g)``;
+    ``preprocessing=p``, 10 in the paper, 0 for the raw gradient), and
+    outputs the coordinate's step times ``output_scale`` (0.1):
+    ``theta += step``.
+
+    Its weights start at random (``seed``) or from ``weights``; meta-train
+    them with :meth:`meta_train` on a family of problems
+    (``ms.learned.Quadratic``, ``ms.learned.MLP``). Then use it as the
+    ``optimizer=`` of any ``fit``, like Adam, and store it with ``ms.save``.
+
+    Example::
+
+        >>> import metaswift as ms
+        >>> opt = Learned(hidden=8, seed=0)
+        >>> opt
+        Learned(hidden=8, layers=2, output_scale=0.1, preprocessing=10.0)
+        >>> losses = opt.meta_train(ms.learned.Quadratic(dim=10), steps=5, unroll=20, truncation=5)
+        >>> losses.shape
+        (5,)
+
+    References: Andrychowicz, Denil, Gómez, Hoffman, Pfau, Schaul, Shillingford
+    & de Freitas, NeurIPS 2016.
+    """
+
+    _kind = "Learned"
+
+    def __init__(self, hidden=20, layers=2, output_scale=0.1, preprocessing=10.0, seed=0, weights=None):
+        self.hidden = _args.count(hidden, "hidden")
+        self.layers = _args.count(layers, "layers")
+        self.output_scale = _args.real(output_scale, "output_scale")
+        self.preprocessing = _args.real(preprocessing, "preprocessing")
+        kwargs = {}
+        if weights is not None:
+            if isinstance(weights, (str, bytes, np.ndarray)) or not hasattr(weights, "__iter__"):
+                raise _core.Error(f"weights: expected a list of arrays, got {type(weights).__name__}")
+            kwargs["weights"] = [as_float32(w, f"weights[{i}]") for i, w in enumerate(weights)]
+        self._optimizer = _core.new("optimizer.Learned", hidden=self.hidden, layers=self.layers,
+                                    output_scale=self.output_scale, preprocessing=self.preprocessing,
+                                    seed=_args.count(seed, "seed", minimum=0), **kwargs)
+        self._trainer = None
+
+    @classmethod
+    def _wrap(cls, core, hidden, layers, output_scale, preprocessing):
+        self = cls.__new__(cls)
+        self.hidden, self.layers = int(hidden), int(layers)
+        # The file keeps float32 values widened to double: give them back as written (0.1, not 0.10000000149).
+        self.output_scale, self.preprocessing = (float(str(np.float32(v))) for v in (output_scale, preprocessing))
+        self._optimizer, self._trainer = core, None
+        return self
+
+    @property
+    def weights(self):
+        """The network's weights, a dict name -> float32 array (copies)."""
+        import json
+        r = self._optimizer.call("weights")
+        return {name: np.array(w) for name, w in zip(json.loads(r["names"]), r["weights"])}
+
+    def meta_train(self, problems, steps=100, meta_optimizer=None, unroll=100, truncation=20, meta_batch_size=1,
+                   mode="first_order", seed=0, resume=False):
+        """Meta-trains the weights on ``problems`` (``ms.learned.Quadratic``,
+        ``ms.learned.MLP``) for ``steps`` truncations and returns their
+        meta-losses (float32 array): each unroll draws ``meta_batch_size``
+        new problems and runs ``unroll`` optimizee steps (100 in the paper)
+        cut into truncations of ``truncation`` steps (20); a truncation's
+        meta-loss is the sum of the optimizee's losses over its steps, and
+        after each one ``meta_optimizer`` (default ``Adam(lr=1e-2)``) updates
+        the weights. ``mode="first_order"`` is the paper's (the optimizee's
+        gradients are constants); ``"exact"`` differentiates through them.
+        ``resume=True`` carries on with the previous call's trainer (its
+        problems in progress and Adam state). The same seed gives the same
+        weights bit for bit."""
+        from .learned import _family
+        if resume and self._trainer is not None:
+            trainer = self._trainer
+        else:
+            meta = Adam(lr=1e-2) if meta_optimizer is None else meta_optimizer
+            mode = _args.choice(mode, "mode", ("first_order", "exact"))
+            trainer = _core.new("optimizer_trainer", optimizer=self._optimizer,
+                                problems=_family(problems, "problems"), meta_optimizer=engine(meta, "meta_optimizer"),
+                                unroll=_args.count(unroll, "unroll"), truncation=_args.count(truncation, "truncation"),
+                                meta_batch_size=_args.count(meta_batch_size, "meta_batch_size"), mode=mode,
+                                seed=_args.count(seed, "seed", minimum=0))
+        losses = np.array(trainer.call("run", steps=_args.count(steps, "steps", minimum=0))["losses"])
+        self._trainer = trainer
+        return losses
+
+    def learning_rates(self, n):
+        raise _core.Error("optimizer: a learned optimizer has no learning rate (its network makes the steps)")
+
+    def _hyper(self):
+        return {"hidden": self.hidden, "layers": self.layers, "output_scale": self.output_scale,
+                "preprocessing": self.preprocessing}
+
+
 def _from_engine(core, recipe):
     """The optimizer a recipe read from a file describes (its rule,
     hyper-parameters and schedule), made again through this module's classes."""
@@ -307,6 +407,8 @@ def _from_engine(core, recipe):
         return {name: next(iter(typed.values())) for name, typed in r["arguments"].items()}
 
     kind, args = recipe["kind"], plain(recipe)
+    if kind == "optimizer.Learned":
+        return Learned._wrap(core, args["hidden"], args["layers"], args["output_scale"], args["preprocessing"])
     schedules = {"schedule.Cosine": CosineDecay, "schedule.Exponential": ExponentialDecay,
                  "schedule.Piecewise": PiecewiseConstant}
     lr = None

@@ -990,6 +990,14 @@ OPTIMIZERS = {
 
 
 def new_optimizer(g):
+    if g.r.random() < 0.1:
+        # The learned optimizer (Andrychowicz et al. 2016): a small network, its hyper-parameters sometimes out of range.
+        kwargs = {"hidden": g.int_(1, 6), "seed": g.int_(0, 9)}
+        if g.r.random() < 0.3:
+            kwargs["output_scale"] = g.real(0.01, 0.5)
+        if g.mutate(0.05):
+            kwargs["hidden"] = g.r.choice(["0", "-3", "1e9", "'x'"])
+        return Stmt("ms.optim.Learned", [], kwargs)
     kind = g.r.choice(list(OPTIMIZERS))
     kwargs = {k: v for k, v in OPTIMIZERS[kind](g).items() if g.r.random() < 0.4}
     schedules = g.all(_is("optim.Schedule"))
@@ -1020,6 +1028,18 @@ def new_schedule(g):
     if g.mutate():
         values = g.r.choice(["None", "3", "'12'", "[nan]", "[Evil()]", "[10**400]"])
     return Stmt("ms.optim.PiecewiseConstant", [lr], {"boundaries": boundaries, "values": values})
+
+
+def learned_meta_train(g):
+    """A few truncations of meta-training on small quadratics."""
+    s = g.pick(lambda o: isinstance(o, g.ms.optim.Learned), bad=0)
+    if s is None:
+        return None
+    kwargs = {"steps": g.int_(0, 3), "unroll": g.int_(2, 8), "truncation": g.int_(1, 4), "seed": g.int_(0, 9),
+              "mode": g.r.choice(["'first_order'", "'exact'"])}
+    if g.mutate(0.05):
+        kwargs["truncation"] = g.r.choice(["0", "100", "'x'"])
+    return Stmt(f"{s}.meta_train", [f"ms.learned.Quadratic(dim={g.int_(1, 5)})"], kwargs)
 
 
 def schedule_rates(g):
@@ -1459,7 +1479,7 @@ ACTION_TABLE = [
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
-    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (new_abstract_optim, 0.4),
+    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (learned_meta_train, 1), (new_abstract_optim, 0.4),
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
     (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),

@@ -4,10 +4,10 @@ import doctest
 import pytest
 
 import metaswift
-from metaswift import _arrays, data, history, learners, nn, optim
+from metaswift import _arrays, data, history, learned, learners, nn, optim
 
 
-@pytest.mark.parametrize("module", [metaswift, nn, _arrays, data, optim, history, learners],
+@pytest.mark.parametrize("module", [metaswift, nn, _arrays, data, optim, history, learners, learned],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     import numpy as np
