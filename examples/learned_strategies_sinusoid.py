@@ -34,11 +34,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0, help="meta-training time per learner")
     parser.add_argument("--tasks", type=int, default=1000, help="test tasks")
+    parser.add_argument("--only", default=None, help="comma-separated names (default: all)")
     args = parser.parse_args()
     train = ms.data.Sinusoid(shots=10, queries=10, seed=1)
     test = ms.data.Sinusoid(shots=10, queries=10, seed=2)
     rows = []
     for name, make in learners().items():
+        if args.only and name not in args.only.split(","):
+            continue
         learner = make()
         optimizer = ms.optim.Adam(lr=1e-3)
         if name == "MAML++":  # the cosine spans the steps the budget allows, timed on a probe
@@ -48,8 +51,14 @@ def main():
             optimizer = ms.optim.Adam(lr=ms.optim.CosineDecay(1e-3, steps=max(total, 1), final=1e-5))
         start, done, chunk = time.perf_counter(), 0, 50
         while time.perf_counter() - start < args.minutes * 60:
-            learner.fit(train, meta_batch_size=25, steps=chunk, seed=done, optimizer=optimizer, progress=False,
-                        resume=done > 0)
+            try:
+                learner.fit(train, meta_batch_size=25, steps=chunk, seed=done, optimizer=optimizer, progress=False,
+                            resume=done > 0)
+            except ms.Error as error:  # a diverging run keeps its last finite parameters; say so and evaluate them
+                done += len(error.history.losses)
+                print(f"{name}: stopped at meta-step {done + 1}: {error}", flush=True)
+                name += f" (diverged at meta-step {done + 1})"
+                break
             done += chunk
         took = time.perf_counter() - start
         e = learner.evaluate(test, tasks=args.tasks, inner_steps=5)
