@@ -77,21 +77,7 @@ final class ALFATests: XCTestCase {
         var r = TestRandom(seed: 8)
         meta[n] = try meta[n].zip(r.tensor(meta[n].shape, 0, 0.05), .add)
         meta[n + 1] = try meta[n + 1].zip(r.tensor(meta[n + 1].shape, 0, 0.05), .add)
-        let batch = try tasks(2, seed: 9)
-        let (_, grads) = try alfa.metaLossAndGrad(meta, tasks: batch)
-        for seed in 0..<3 as Range<UInt64> {
-            var d = TestRandom(seed: 50 + seed)
-            let dir = meta.map { d.tensor($0.shape) }
-            func loss(_ s: Float) throws -> Double {
-                Double(try alfa.metaLossAndGrad(try zip(meta, dir).map { try $0.zip($1.affine(scale: s, shift: 0), .add) },
-                                                tasks: batch).loss)
-            }
-            let numeric = (try loss(2e-3) - loss(-2e-3)) / 4e-3
-            let analytic = zip(grads, dir).reduce(0.0) { acc, p in
-                acc + zip(p.0.scalars, p.1.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-            }
-            XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * abs(numeric) + 1e-4, "direction \(seed)")
-        }
+        try DirectionalDifferences(meta: meta, tasks: try tasks(2, seed: 9)).check(alfa, seeds: 50..<53)
     }
 
     func testAdaptationCurvesAndStepsPastTheTrainedOnes() throws {

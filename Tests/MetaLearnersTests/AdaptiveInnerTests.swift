@@ -122,21 +122,12 @@ final class AdaptiveInnerTests: XCTestCase {
         for optimizer in optimizers {
             let maml = try MAML(model: model, innerLR: 0.02, innerSteps: 2, innerOptimizer: optimizer)
             let fomaml = try MAML(model: model, innerLR: 0.02, innerSteps: 2, firstOrder: true, innerOptimizer: optimizer)
-            var firstOrderErrors: [Double] = []
-            for seed in 0..<3 as Range<UInt64> {
-                var r = TestRandom(seed: 100 + seed)
-                let dir = params.map { r.tensor($0.shape) }
-                func loss(_ s: Float) throws -> Double {
-                    Double(try maml.metaLossAndGrad(try zip(params, dir).map { try $0.zip($1.affine(scale: s, shift: 0), .add) },
-                                                    tasks: tasks).loss)
-                }
-                let numeric = (try loss(2e-3) - loss(-2e-3)) / 4e-3
-                func along(_ g: [Tensor]) -> Double {
-                    zip(g, dir).reduce(0.0) { acc, p in acc + zip(p.0.scalars, p.1.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } }
-                }
-                let exact = along(try maml.metaLossAndGrad(params, tasks: tasks).grads)
-                XCTAssertEqual(exact, numeric, accuracy: 2e-2 * abs(numeric) + 1e-4, "\(optimizer), direction \(seed)")
-                firstOrderErrors.append(abs(along(try fomaml.metaLossAndGrad(params, tasks: tasks).grads) - numeric) / abs(numeric))
+            let differences = DirectionalDifferences(meta: params, tasks: tasks)
+            try differences.check(maml, seeds: 100..<103)
+            let firstOrder = try fomaml.metaLossAndGrad(params, tasks: tasks).grads
+            let firstOrderErrors = try (100..<103 as Range<UInt64>).map { seed -> Double in
+                let (dir, slope) = try differences.numeric(maml, seed: seed)
+                return abs(DirectionalDifferences.along(firstOrder, dir) - slope) / abs(slope)
             }
             XCTAssertGreaterThan(firstOrderErrors.max()!, 5e-2, "first order must differ from the exact gradient (\(optimizer))")
         }
