@@ -64,14 +64,19 @@ struct InnerLoop {
     /// The parameters after each of `steps` inner steps (as `adapt`, which
     /// returns the last), for curves of a rule whose steps depend on earlier
     /// ones (a stateful optimizer, rates per step).
+    ///
+    /// `atStep`, when given, sets the parameters step s's forward runs with
+    /// (MAML++'s per-step normalisation weights) from the current ones.
     func adaptSteps(_ params: [Variable], x: Tensor, y: Tensor, steps: Int, rates: Rates,
-                    adapted: [Bool]? = nil, createGraph: Bool, context: ForwardContext? = nil) throws -> [[Variable]] {
+                    adapted: [Bool]? = nil, createGraph: Bool, context: ForwardContext? = nil,
+                    atStep: ((Int, [Variable]) -> [Variable])? = nil) throws -> [[Variable]] {
         var current = params
         let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
         let update = Updater(rates, which: which)
         let input = Variable(x)
         var all: [[Variable]] = []
         for s in 0..<steps {
+            if let atStep { current = atStep(s, current) }
             let targets = which.map { current[$0] }
             let frozen = current
             let grads = try Autodiff.grad(at: targets, createGraph: createGraph) { vars in

@@ -131,31 +131,22 @@ public struct MAMLPlusPlus: MetaLearner {
     /// rates and normalisation weights.
     func unroll(_ meta: [Variable], x: Tensor, y: Tensor, steps: Int, createGraph: Bool,
                 context: ForwardContext?) throws -> [[Variable]] {
-        let n = model.parameterCount, which = adapted
-        let inner = InnerLoop(model: model, loss: loss)
-        var current = Array(meta[0..<n])
-        var all: [[Variable]] = []
-        let input = Variable(x)
-        for s in 0..<steps {
-            let params = forStep(s, current, meta)
-            let grads = try Autodiff.grad(at: which.map { params[$0] }, createGraph: createGraph) { vars in
-                var p = params
-                for (k, i) in which.enumerated() { p[i] = vars[k] }
-                return try loss(try inner.run(p, input, context), y)
-            }
-            let row = Swift.min(s, innerSteps - 1)
-            for (k, i) in which.enumerated() {
-                if learnRates {
+        let n = model.parameterCount, last = innerSteps - 1
+        let mask = (0..<n).map(Set(adapted).contains)
+        let rates: InnerLoop.Rates = learnRates ? .rule {
+            { s, _, params, grads in
+                let row = Swift.min(s, last)
+                return try (0..<params.count).map { k in
                     let rate = try meta[n].sliced(lower: [row, k], upper: [row + 1, k + 1])
-                        .reshaped(Array(repeating: 1, count: params[i].rank)).broadcast(to: params[i].shape)
-                    current[i] = try params[i] - rate * grads[k]
-                } else {
-                    current[i] = try params[i] - grads[k] * innerLR
+                        .reshaped(Array(repeating: 1, count: params[k].rank)).broadcast(to: params[k].shape)
+                    return try params[k] - rate * grads[k]
                 }
             }
-            all.append(forStep(s, current, meta))
-        }
-        return all
+        } : .shared(innerLR)
+        return try InnerLoop(model: model, loss: loss)
+            .adaptSteps(Array(meta[0..<n]), x: x, y: y, steps: steps, rates: rates, adapted: mask, createGraph: createGraph,
+                        context: context, atStep: { forStep($0, $1, meta) })
+            .enumerated().map { forStep($0.offset, $0.element, meta) }
     }
 
     public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {

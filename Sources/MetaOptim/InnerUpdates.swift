@@ -100,13 +100,12 @@ public struct DifferentiableAdam: Sendable, CustomStringConvertible {
         try checkPairs(params, state.nu, op: op + " (state nu)")
         let t = state.count &+ 1
         let c1 = Float(1 - pow(Double(beta1), Double(t))), c2 = Float(1 - pow(Double(beta2), Double(t)))
-        let floor = try Variable(Float(1e-30))
         var ps: [Variable] = [], ms: [Variable] = [], vs: [Variable] = []
         for i in 0..<params.count {
             let g = grads[i]
             let m = try state.mu[i] * beta1 + g * (1 - beta1)
             let v = try state.nu[i] * beta2 + g.square() * (1 - beta2)
-            let denom = try Variable.maximum(v * (1 / c2), floor).sqrt() + eps
+            let denom = try rootOfSquares(v * (1 / c2), eps: eps)
             ps.append(try params[i] - (try (m * (learningRate / c1)) / denom))
             ms.append(m); vs.append(v)
         }
@@ -144,11 +143,10 @@ public struct DifferentiableAdagrad: Sendable, CustomStringConvertible {
         let op = "DifferentiableAdagrad.step"
         try checkPairs(params, grads, op: op)
         try checkPairs(params, state, op: op + " (state)")
-        let floor = try Variable(Float(1e-30))
         var ps: [Variable] = [], gs: [Variable] = []
         for i in 0..<params.count {
             let sum = try state[i] + grads[i].square()
-            let denom = try Variable.maximum(sum, floor).sqrt() + eps
+            let denom = try rootOfSquares(sum, eps: eps)
             ps.append(try params[i] - (try (grads[i] * learningRate) / denom))
             gs.append(sum)
         }
@@ -186,11 +184,10 @@ public struct DifferentiableRMSprop: Sendable, CustomStringConvertible {
         let op = "DifferentiableRMSprop.step"
         try checkPairs(params, grads, op: op)
         try checkPairs(params, state, op: op + " (state)")
-        let floor = try Variable(Float(1e-30))
         var ps: [Variable] = [], vs: [Variable] = []
         for i in 0..<params.count {
             let v = try state[i] * alpha + grads[i].square() * (1 - alpha)
-            let denom = try Variable.maximum(v, floor).sqrt() + eps
+            let denom = try rootOfSquares(v, eps: eps)
             ps.append(try params[i] - (try (grads[i] * learningRate) / denom))
             vs.append(v)
         }
@@ -200,6 +197,13 @@ public struct DifferentiableRMSprop: Sendable, CustomStringConvertible {
     public var description: String {
         "DifferentiableRMSprop(learningRate: \(learningRate), alpha: \(alpha), eps: \(eps))"
     }
+}
+
+/// √max(s, 1e-30) + ε: the denominator of the adaptive steps, whose root is
+/// floored so a coordinate with zero squared gradients has a zero
+/// derivative there rather than an infinite one (0·∞ = NaN).
+func rootOfSquares(_ squares: Variable, eps: Float) throws -> Variable {
+    try Variable.maximum(squares, try Variable(Float(1e-30))).sqrt() + eps
 }
 
 /// `params` and `other` pair up one for one with equal shapes.
