@@ -48,7 +48,7 @@ import time
 
 import numpy as np
 
-from . import _core
+from . import _args, _core
 from ._arrays import to_numpy
 
 __all__ = ["is_root", "split", "check_comm", "communication", "reset_communication"]
@@ -92,12 +92,17 @@ def check_comm(comm, name="comm"):
 def is_root(comm):
     """Whether this process is rank 0 of ``comm`` (or there is no ``comm``):
     the one that writes files and shows progress."""
-    return comm is None or comm.Get_rank() == 0
+    return comm is None or check_comm(comm).Get_rank() == 0
 
 
 def split(count, rank, ranks):
     """The block ``range`` of ``count`` items that ``rank`` of ``ranks``
     takes: contiguous, in order, as even as possible (the engine's rule)."""
+    count = _args.count(count, "count", minimum=0)
+    ranks = _args.count(ranks, "ranks")
+    rank = _args.count(rank, "rank", minimum=0)
+    if rank >= ranks:
+        raise _core.Error(f"rank: must be in 0...{ranks - 1} (ranks={ranks}), got {rank}")
     return range(rank * count // ranks, (rank + 1) * count // ranks)
 
 

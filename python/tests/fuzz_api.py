@@ -1042,6 +1042,44 @@ def learned_meta_train(g):
     return Stmt(f"{s}.meta_train", [f"ms.learned.Quadratic(dim={g.int_(1, 5)})"], kwargs)
 
 
+def new_learned_problems(g):
+    """A family of problems for learned optimizers: quadratics, or an MLP on small arrays."""
+    if g.r.random() < 0.5:
+        return Stmt("ms.learned.Quadratic", [], {"dim": g.int_(1, 5, bad=0.05)})
+    n = g.r.randint(4, 12)
+    labels = f"np.arange({n}) % 2" if not g.mutate() else g.r.choice([f"np.arange({n + 1})", "None", "A((3,))", "'ab'"])
+    kwargs = {"hidden": g.int_(1, 4), "batch_size": g.int_(1, 8)}
+    if g.r.random() < 0.3:
+        kwargs["activation"] = g.choice(("sigmoid", "relu", "tanh"))
+    return Stmt("ms.learned.MLP", [f"A(({n}, 3))", labels], kwargs)
+
+
+def learned_loss_curves(g):
+    """Any optimizer's loss curves on a family's problems, the same problems for every optimizer."""
+    family = g.pick(_is("learned._Family"), bad=0)
+    opt = g.pick(_is("optim.Optimizer"), bad=0.05)
+    if family is None or opt is None:
+        return None
+    return Stmt(f"{family}.loss_curves", [opt], {"problems": g.int_(1, 3), "steps": g.int_(0, 5), "seed": g.int_(0, 9)})
+
+
+def distributed_helpers(g):
+    """ms.distributed's helpers outside an MPI job, with plausible mistakes."""
+    pick = g.r.random()
+    if pick < 0.5:
+        args = [g.int_(0, 20), g.int_(0, 3), g.int_(1, 4)]
+        if g.mutate():
+            args[g.r.randint(0, 2)] = g.r.choice(["-1", "None", "'2'", "2.5", "10**30", "Evil()"])
+        return Stmt("ms.distributed.split", args)
+    if pick < 0.7:
+        return Stmt("ms.distributed.is_root", [g.r.choice(["None", "3", "'world'", "Evil()"])])
+    if pick < 0.8:
+        return Stmt("ms.distributed.check_comm", [g.r.choice(["None", "3", "'world'", "Evil()", "[]"])])
+    if pick < 0.9:
+        return Stmt("ms.distributed.communication", [])
+    return Stmt("ms.distributed.reset_communication", [])
+
+
 def schedule_rates(g):
     s = g.pick(lambda o: isinstance(o, (g.ms.optim.Schedule, g.ms.optim.Optimizer)), bad=0)
     if s is None:
@@ -1479,7 +1517,8 @@ ACTION_TABLE = [
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
-    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (learned_meta_train, 1), (new_abstract_optim, 0.4),
+    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (learned_meta_train, 1), (new_learned_problems, 0.5),
+    (learned_loss_curves, 0.7), (distributed_helpers, 0.3), (new_abstract_optim, 0.4),
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
     (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),

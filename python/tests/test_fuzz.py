@@ -73,7 +73,7 @@ def test_the_fuzzer_knows_every_public_name():
     source = (HERE / "fuzz_api.py").read_text()
     exempt = {"History.plot"}  # draws with matplotlib
     missing = []
-    for module in (ms, ms.nn, ms.data, ms.optim, ms.eval, ms.transfer, ms.finetune):
+    for module in (ms, ms.nn, ms.data, ms.optim, ms.eval, ms.transfer, ms.finetune, ms.learned, ms.distributed):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.ismodule(obj) or name.startswith("__") or hasattr(obj, "_fields"):  # namedtuples: no logic
