@@ -83,7 +83,7 @@ public struct ALFA: MetaLearner {
         let n = layers, steps = innerSteps
         let (alpha, beta, w1, b1, w2, b2) = (meta[n], meta[n + 1], meta[n + 2], meta[n + 3], meta[n + 4], meta[n + 5])
         return .rule {
-            { step, _, params, grads in
+            { step, _, params, grads, _ in
                 let row = Swift.min(step, steps - 1)
                 let state = try Variable.stack(try params.map { try $0.mean() } + grads.map { try $0.mean() }, axis: 0)
                 let hidden = try (try Variable.matmul(try state.reshaped([1, 2 * n]), w1) + b1.reshaped([1, 2 * n])).relu()

@@ -33,9 +33,9 @@ struct InnerLoop {
         init(_ rates: Rates, which: [Int]) {
             self.which = which
             switch rates {
-            case .shared(let lr): step = { _, _, params, grads in try zip(params, grads).map { try $0 - $1 * lr } }
+            case .shared(let lr): step = { _, _, params, grads, _ in try zip(params, grads).map { try $0 - $1 * lr } }
             case .learned(let lrs):
-                step = { _, indices, params, grads in
+                step = { _, indices, params, grads, _ in
                     try (0..<params.count).map { k in try params[k] - lrs[indices[k]] * grads[k] }
                 }
             case .rule(let start): step = start()
@@ -43,8 +43,8 @@ struct InnerLoop {
         }
 
         /// `current` with the adapted parameters replaced by their step `s` update.
-        func apply(_ s: Int, _ current: [Variable], grads: [Variable]) throws -> [Variable] {
-            let updated = try step(s, which, which.map { current[$0] }, grads)
+        func apply(_ s: Int, _ current: [Variable], grads: [Variable], loss: Variable) throws -> [Variable] {
+            let updated = try step(s, which, which.map { current[$0] }, grads, loss)
             var next = current
             for (k, i) in which.enumerated() { next[i] = updated[k] }
             return next
@@ -79,12 +79,12 @@ struct InnerLoop {
             if let atStep { current = atStep(s, current) }
             let targets = which.map { current[$0] }
             let frozen = current
-            let grads = try Autodiff.grad(at: targets, createGraph: createGraph) { vars in
+            let (value, grads) = try Autodiff.valueAndGrad(at: targets, createGraph: createGraph) { vars in
                 var all = frozen
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
                 return try loss(try run(all, input, context), y)
             }
-            current = try update.apply(s, current, grads: grads)
+            current = try update.apply(s, current, grads: grads, loss: value)
             all.append(current)
         }
         return all

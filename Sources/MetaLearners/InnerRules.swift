@@ -6,7 +6,10 @@ import MetaOptim
 /// (the step's index from 0, the indices of the adapted parameters, those
 /// parameters, their gradients) to the new parameters, and may keep state
 /// between the steps of one adaptation (an adaptive optimizer's moments).
-typealias InnerStep = (_ step: Int, _ indices: [Int], _ params: [Variable], _ grads: [Variable]) throws -> [Variable]
+/// `loss` is the support loss the gradients are of, on the tape when the
+/// adaptation records one (the LSTM meta-learner reads it).
+typealias InnerStep = (_ step: Int, _ indices: [Int], _ params: [Variable], _ grads: [Variable], _ loss: Variable) throws
+    -> [Variable]
 
 /// The inner loop's optimizer: plain gradient descent (MAML's), or an
 /// adaptive one whose state (sums or averages of squared gradients,
@@ -67,7 +70,7 @@ public enum InnerOptimizer: Equatable, Sendable, CustomStringConvertible {
             let rule = try DifferentiableAdam(learningRate: lr, beta1: beta1, beta2: beta2, eps: eps)
             return .rule {
                 var state: DifferentiableAdam.State?
-                return { _, _, params, grads in
+                return { _, _, params, grads, _ in
                     let (next, after) = try rule.step(params: params, grads: grads, state: try state ?? rule.initialize(params))
                     state = after
                     return next
@@ -81,7 +84,7 @@ public enum InnerOptimizer: Equatable, Sendable, CustomStringConvertible {
                                  _ step: @escaping ([Variable], [Variable], [Variable]) throws -> ([Variable], [Variable]))
         -> InnerStep {
         var state: [Variable]?
-        return { _, _, params, grads in
+        return { _, _, params, grads, _ in
             let (next, after) = try step(params, grads, try state ?? initialize(params))
             state = after
             return next

@@ -134,7 +134,7 @@ public struct MAMLPlusPlus: MetaLearner {
         let n = model.parameterCount, last = innerSteps - 1
         let mask = (0..<n).map(Set(adapted).contains)
         let rates: InnerLoop.Rates = learnRates ? .rule {
-            { s, _, params, grads in
+            { s, _, params, grads, _ in
                 let row = Swift.min(s, last)
                 return try (0..<params.count).map { k in
                     let rate = try meta[n].sliced(lower: [row, k], upper: [row + 1, k + 1])

@@ -67,12 +67,14 @@ extension InnerLoop {
         let tasks = Float(x.shape[0])
         for s in 0..<steps {
             let frozen = current
-            let grads = try Autodiff.grad(at: which.map { current[$0] }, createGraph: createGraph) { vars in
+            // The rule sees the tasks' summed loss: only rules that ignore
+            // the loss run batched (learners reading it set `batchesTasks` false).
+            let (value, grads) = try Autodiff.valueAndGrad(at: which.map { current[$0] }, createGraph: createGraph) { vars in
                 var all = frozen
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
                 return try batchedLoss(model, all, x: x, y: y) * tasks
             }
-            current = try update.apply(s, current, grads: grads)
+            current = try update.apply(s, current, grads: grads, loss: value)
         }
         return current
     }
