@@ -31,12 +31,18 @@ public struct LearnerSpec: Equatable, Sendable {
         case fineTune = "learner.FineTune"
         case alfa = "learner.ALFA"
         case mamlPlusPlus = "learner.MAMLPlusPlus"
+        case lstmMetaLearner = "learner.LSTMMetaLearner"
 
         /// The fine-tuning protocols over a pre-trained encoder, whose
         /// hyper-parameters are `transfer`'s.
         public var isTransfer: Bool { self == .baseline || self == .logisticProbe || self == .fineTune }
-        /// The learners with an inner loop (MAML, Meta-SGD, ANIL, Reptile).
+        /// The learners with an inner loop (MAML, Meta-SGD, ANIL, Reptile, ...).
         var isGradient: Bool { self != .protoNet && !isTransfer }
+        /// The learners whose inner loop has a step size (all with an inner
+        /// loop but the LSTM meta-learner, whose network makes its own).
+        var takesRate: Bool { isGradient && self != .lstmMetaLearner }
+        /// The learners whose inner loop takes 5 steps by default (1 step for the others), and at least one.
+        var stepsByDefault: Int { self == .alfa || self == .mamlPlusPlus || self == .lstmMetaLearner ? 5 : 1 }
     }
 
     public let kind: Kind
@@ -69,8 +75,8 @@ public struct LearnerSpec: Equatable, Sendable {
     /// starting values being `inner_lr · weight_decay`; default 5e-4 (the
     /// authors'). Nil for the others.
     public let weightDecay: Double?
-    /// The transfer learners' hyper-parameters, and MAML++'s switches, by
-    /// name (`transferArguments` lists them per kind, with types, defaults
+    /// The transfer learners' hyper-parameters, MAML++'s switches and the
+    /// LSTM meta-learner's network ("hidden", "cell"), by name (`transferArguments` lists them per kind, with types, defaults
     /// and ranges); empty for the others.
     public let transfer: [String: TransferValue]
 
@@ -110,10 +116,11 @@ public struct LearnerSpec: Equatable, Sendable {
             throw MetaError.argument("temperature: must be finite and > 0, got \(t)")
         }
         self.transfer = try LearnerSpec.checkedTransfer(kind, transfer)
-        self.innerLR = try SpecCheck.taken("inner_lr", innerLR, default: 0.01, if: gradient, by: name) ?? 0
-        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: kind == .alfa || kind == .mamlPlusPlus ? 5 : 1,
-                                              if: gradient, by: name) ?? 0
-        self.firstOrder = try SpecCheck.taken("first_order", firstOrder, default: kind == .reptile, if: gradient, by: name) ?? false
+        self.innerLR = try SpecCheck.taken("inner_lr", innerLR, default: 0.01, if: kind.takesRate, by: name) ?? 0
+        self.innerSteps = try SpecCheck.taken("inner_steps", innerSteps, default: kind.stepsByDefault, if: gradient, by: name) ?? 0
+        // Reptile is first-order by definition, the LSTM meta-learner by the paper's default.
+        self.firstOrder = try SpecCheck.taken("first_order", firstOrder, default: kind == .reptile || kind == .lstmMetaLearner,
+                                              if: gradient, by: name) ?? false
         self.loss = try SpecCheck.taken("loss", loss, default: .crossEntropy, if: gradient, by: name) ?? .crossEntropy
         self.headParameters = try SpecCheck.taken("head_parameters", headParameters, default: 2, if: kind == .anil, by: name)
         self.distance = try SpecCheck.taken("distance", distance, default: .squaredEuclidean, if: kind == .protoNet, by: name)
@@ -122,7 +129,7 @@ public struct LearnerSpec: Equatable, Sendable {
         self.weightDecay = try SpecCheck.taken("weight_decay", weightDecay, default: 5e-4, if: kind == .alfa, by: name)
         if let wd = self.weightDecay { try SpecCheck.rate(wd, "weight_decay") }
         try SpecCheck.rate(self.innerLR, "inner_lr")
-        let minimumSteps = kind == .reptile || kind == .alfa || kind == .mamlPlusPlus ? 1 : 0
+        let minimumSteps = kind == .reptile || kind.stepsByDefault > 1 ? 1 : 0
         try SpecCheck.range(self.innerSteps, "inner_steps", minimumSteps...LearnerSpec.maxInnerSteps)
         if kind == .reptile && !self.firstOrder {
             throw MetaError.argument("first_order: Reptile is first-order by definition")
@@ -150,10 +157,14 @@ public struct LearnerSpec: Equatable, Sendable {
             return
         }
         var options: [String: TransferValue] = [:]
-        for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches; the transfer learners returned above
-            if let v = try args.integer(rule.name) { options[rule.name] = .integer(v) }
+        for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches, the LSTM meta-learner's network
+            switch rule.fallback {
+            case .real: if let v = try args.real(rule.name) { options[rule.name] = .real(v) }
+            case .integer: if let v = try args.integer(rule.name) { options[rule.name] = .integer(v) }
+            case .text: if let v = try args.text(rule.name) { options[rule.name] = .text(v) }
+            }
         }
-        let innerLR = try args.real("inner_lr"), innerSteps = try args.integer("inner_steps")
+        let innerLR = kind.takesRate ? try args.real("inner_lr") : nil, innerSteps = try args.integer("inner_steps")
         let firstOrder = try args.flag("first_order"), loss = try args.text("loss").map(LearnerSpec.loss(named:))
         try self.init(kind, innerLR: innerLR, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
                       headParameters: kind == .anil ? try args.integer("head_parameters") : nil,
@@ -187,6 +198,10 @@ public struct LearnerSpec: Equatable, Sendable {
                                     firstOrderEpochs: firstOrder ? Int.max : integer("first_order_epochs"),
                                     iterationsPerEpoch: integer("iterations_per_epoch"),
                                     perStepNormalization: on("per_step_norm"), adaptNormalization: on("adapt_norm"))
+        case .lstmMetaLearner:
+            let cell = MetaLSTMUpdate.Recurrence(rawValue: transfer["cell"]?.text ?? "lstm") ?? .lstm
+            return try LSTMMetaLearner(model: model, innerSteps: innerSteps, firstOrder: firstOrder, loss: loss,
+                                       update: try MetaLSTMUpdate(hiddenSize: integer("hidden"), recurrence: cell))
         case .alfa:
             return try ALFA(model: model, innerLR: lr, weightDecay: Float(weightDecay ?? 5e-4), innerSteps: innerSteps,
                             firstOrder: firstOrder, loss: loss)
@@ -270,6 +285,15 @@ public struct LearnerSpec: Equatable, Sendable {
                     integer("msl_epochs", 10, 0...maxEpochs), integer("first_order_epochs", 0, 0...maxEpochs),
                     integer("iterations_per_epoch", 500, 1...maxIterations), integer("per_step_norm", 1, 0...1),
                     integer("adapt_norm", 0, 0...1)]
+        case .lstmMetaLearner:
+            // The update network's first layer: its units and its recurrence.
+            let cells = MetaLSTMUpdate.Recurrence.allCases.map(\.rawValue)
+            let cell = TransferArgument(name: "cell", fallback: .text("lstm")) { v in
+                guard cells.contains(v.text!) else {
+                    throw MetaError.argument("cell: expected one of \(cells.map { "'\($0)'" }.joined(separator: ", ")), got '\(v.text!)'")
+                }
+            }
+            return [integer("hidden", 20, 1...4096), cell]
         default:
             return []
         }
@@ -359,10 +383,15 @@ extension LearnerSpec {
             arguments.append(("distance", RecipeValue.string(LearnerSpec.distances.first { $0.1 == distance }!.0)))
             if let temperature { arguments.append(("temperature", RecipeValue.float(temperature))) }
         } else {
-            arguments += [("inner_lr", RecipeValue.float(innerLR)), ("inner_steps", RecipeValue.int(innerSteps)),
+            if kind.takesRate { arguments.append(("inner_lr", RecipeValue.float(innerLR))) }
+            arguments += [("inner_steps", RecipeValue.int(innerSteps)),
                           ("first_order", RecipeValue.flag(firstOrder)), ("loss", RecipeValue.string(loss.rawValue))]
-            for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches
-                arguments.append((rule.name, RecipeValue.int(transfer[rule.name]?.integer ?? rule.fallback.integer ?? 0)))
+            for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches, the LSTM meta-learner's network
+                switch transfer[rule.name] ?? rule.fallback {
+                case .real(let v): arguments.append((rule.name, RecipeValue.float(v)))
+                case .integer(let v): arguments.append((rule.name, RecipeValue.int(v)))
+                case .text(let v): arguments.append((rule.name, RecipeValue.string(v)))
+                }
             }
         }
         if let headParameters { arguments.append(("head_parameters", RecipeValue.int(headParameters))) }

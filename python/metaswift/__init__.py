@@ -27,7 +27,7 @@ from ._core import Error
 from ._arrays import as_float32
 from . import nn, data, optim, eval, transfer, distributed, learned
 from .history import History, Evaluation
-from .learners import MAML, MetaSGD, ANIL, ALFA, MAMLPlusPlus, Reptile, ProtoNet
+from .learners import MAML, MetaSGD, ANIL, ALFA, MAMLPlusPlus, LSTMMetaLearner, Reptile, ProtoNet
 from . import finetune
 from .finetune import Baseline, LogisticProbe, FineTune
 from .files import save, load
@@ -44,5 +44,5 @@ def blas_info():
     return _core.blas_info()
 
 __all__ = ["Error", "as_float32", "nn", "data", "optim", "eval", "transfer", "distributed", "learned", "History",
-           "Evaluation", "MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet",
+           "Evaluation", "MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "LSTMMetaLearner", "Reptile", "ProtoNet",
            "finetune", "Baseline", "LogisticProbe", "FineTune", "save", "load", "blas_info", "__version__"]

@@ -23,7 +23,7 @@ from .nn import Conv4, Layer, Linear, Residual, Sequential
 from . import optim
 from .optim import SGD, Adam
 
-__all__ = ["MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet"]
+__all__ = ["MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "LSTMMetaLearner", "Reptile", "ProtoNet"]
 
 LOSSES = ("mse", "cross_entropy")
 INNER_OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam")
@@ -175,12 +175,14 @@ class _Learner(_EpisodeLearner):
             raise _core.Error(f"model: {type(self).__name__} needs a Conv4 with a head, one logit per class "
                               f"(Conv4(..., outputs=ways)); without one it outputs embeddings, as ProtoNet's encoder")
         self._model = model
-        self._inner_lr = _args.real(inner_lr, "inner_lr")
+        # None for a learner without a step size (the LSTM meta-learner's network makes its own).
+        self._inner_lr = None if inner_lr is None else _args.real(inner_lr, "inner_lr")
         self._inner_steps = _args.integer(inner_steps, "inner_steps")
         self._first_order = bool(first_order)
         self._loss = _args.choice(loss, "loss", LOSSES)
         self.history = None
-        self._learner = _core.new("learner." + self._kind, model=core_model, inner_lr=self.inner_lr,
+        rate = {} if inner_lr is None else {"inner_lr": self.inner_lr}
+        self._learner = _core.new("learner." + self._kind, model=core_model, **rate,
                                   inner_steps=self.inner_steps, first_order=self.first_order, loss=self.loss,
                                   **engine_args)
 
@@ -833,6 +835,93 @@ class MAMLPlusPlus(_Learner):
     def _hyper(self):
         return {"inner_lr": self.inner_lr, "inner_steps": self.inner_steps, "loss": self.loss,
                 **self.options, **({"first_order": True} if self.first_order else {})}
+
+
+class LSTMMetaLearner(_Learner):
+    """The LSTM meta-learner: a recurrent network that reads each inner
+    step's gradient and loss and writes the learner's next parameters.
+
+    The model's parameters are the cell state of a coordinate-wise
+    two-layer network (weights shared by every coordinate, state kept per
+    coordinate). At inner step t, for each coordinate, the preprocessed
+    gradient and loss (``(log|x|/10, sign x)``, or ``(-1, e^10 x)`` for tiny
+    values) enter a first layer of ``hidden`` units (an LSTM, or a GRU with
+    ``cell="gru"``), whose output ``h`` drives two gates::
+
+        f = sigmoid(W_F [h, theta, f_prev] + b_F)
+        i = sigmoid(W_I [h, theta, i_prev] + b_I)
+        theta <- f * theta - i * grad
+
+    With ``f`` held at 1 and ``i`` at a rate this is gradient descent. The
+    cell state's start (the model's parameters: a learned initialisation)
+    and the network are meta-learned; the gates start near ``f = 1``
+    (``b_F`` in [4, 5]) and ``i = 0.01`` (``b_I`` in [-5, -4]), as in the
+    paper. Every parameter tensor is adapted, batch norm's included.
+
+    Args:
+        model: any ``metaswift.nn`` model; its parameters are the starting
+            cell state (updated in place by ``fit``).
+        inner_steps: inner steps per task, > 0 (the paper: 5 to 12).
+        hidden: units of the first layer (the paper: 20).
+        cell: the first layer's recurrence, ``"lstm"`` (the paper) or ``"gru"``.
+        first_order: the paper's choice (the default): the gradient and loss
+            inputs are constants of the meta-gradient, which still flows
+            through the update's dependence on ``theta`` and into the
+            network. ``False`` cuts nothing: the exact meta-gradient,
+            through the gradients (second order) and the inputs too.
+        loss: ``"cross_entropy"`` or ``"mse"``.
+
+    Example:
+        >>> import metaswift as ms
+        >>> meta = ms.LSTMMetaLearner(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_steps=5, loss="mse")
+        >>> meta.parameter_names[-7:]
+        ['metalstm.lstm.Wx', 'metalstm.lstm.Wh', 'metalstm.lstm.b', 'metalstm.forget.W', 'metalstm.forget.b', 'metalstm.input.W', 'metalstm.input.b']
+        >>> 4 <= float(meta.forget_bias) <= 5
+        True
+
+    References:
+        Ravi, Larochelle. Optimization as a Model for Few-Shot Learning.
+        ICLR 2017. https://openreview.net/forum?id=rJY0-Kcll
+    """
+
+    _kind = "LSTMMetaLearner"
+    _paper = "Ravi & Larochelle, ICLR 2017"
+
+    hidden = _args.fixed("hidden", "Units of the update network's first layer.", "the learner")
+    cell = _args.fixed("cell", "The first layer's recurrence, 'lstm' or 'gru'.", "the learner")
+
+    def __init__(self, model, inner_steps=5, hidden=20, cell="lstm", first_order=True, loss="cross_entropy"):
+        self._hidden = _args.integer(hidden, "hidden")
+        self._cell = _args.choice(cell, "cell", ("lstm", "gru"))
+        super().__init__(model, None, inner_steps, first_order, loss, hidden=self.hidden, cell=self.cell)
+
+    @classmethod
+    def _from_engine(cls, engine, model, arguments, attributes):
+        learner = super()._from_engine(engine, model, arguments, attributes)
+        learner._inner_lr = None
+        learner._hidden, learner._cell = int(arguments["hidden"]), str(arguments["cell"])
+        return learner
+
+    def _named(self, name):
+        return self.parameters()[self.parameter_names.index(name)]
+
+    @property
+    def forget_bias(self):
+        """The forget gate's bias ``b_F`` (one value; read-only)."""
+        return self._named("metalstm.forget.b")[0]
+
+    @property
+    def input_bias(self):
+        """The input gate's bias ``b_I`` (one value; ``sigmoid(b_I)`` is the rate
+        when the rest of the gate is silent; read-only)."""
+        return self._named("metalstm.input.b")[0]
+
+    def _hyper(self):
+        return {"inner_steps": self.inner_steps, "hidden": self.hidden, "cell": self.cell,
+                "first_order": self.first_order, "loss": self.loss}
+
+    def _reference(self):
+        return self._paper + ("" if self.first_order else ", exact meta-gradient")
 
 
 class Reptile(_Learner):
