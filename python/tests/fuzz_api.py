@@ -750,8 +750,8 @@ FILES = ["'m0.safetensors'", "'m1.safetensors'"]
 
 def save_model(g):
     m = g.pick(lambda o: isinstance(o, (g.ms.nn.Module, g.ms.optim.Optimizer)) or type(o).__name__ in
-               ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet", "Baseline", "LogisticProbe",
-                "FineTune"),
+               ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "LSTMMetaLearner", "Reptile", "ProtoNet", "Baseline",
+                "LogisticProbe", "FineTune"),
                bad=0.05)
     if m is None:
         return None
@@ -1199,7 +1199,7 @@ def cross_validate(g):
     return Stmt("ms.eval.cross_validate", [images, labels, make], kwargs)
 
 
-LEARNERS = ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "Reptile", "ProtoNet")
+LEARNERS = ("MAML", "MetaSGD", "ANIL", "ALFA", "MAMLPlusPlus", "LSTMMetaLearner", "Reptile", "ProtoNet")
 
 
 def new_learner(g):
@@ -1215,6 +1215,11 @@ def new_learner(g):
         return Stmt("ms.ProtoNet", [m], kwargs)
     loss = "mse" if g.input_shape(model) == (1,) and g.outputs(model) == 1 else "cross_entropy"
     kwargs = {"inner_lr": g.real(0.001, 0.5), "inner_steps": g.int_(1, 3), "loss": g.choice((loss,))}
+    if kind == "LSTMMetaLearner":  # its network makes its own step sizes
+        del kwargs["inner_lr"]
+        kwargs["hidden"] = g.int_(1, 6)
+        if g.r.random() < 0.5:
+            kwargs["cell"] = g.choice(("lstm", "gru"))
     if kind != "Reptile":
         kwargs["first_order"] = g.flag()
     if kind == "ANIL":
@@ -1429,6 +1434,14 @@ def alfa_rates(g):
     return Stmt(kind="get", obj=lr, attr=g.r.choice(["alpha", "beta", "weight_decay"]))
 
 
+def lstm_meta_learner_gates(g):
+    """The LSTM meta-learner's gate biases and its network's settings."""
+    lr = g.pick(lambda o: type(o).__name__ == "LSTMMetaLearner", bad=0)
+    if lr is None:
+        return None
+    return Stmt(kind="get", obj=lr, attr=g.r.choice(["forget_bias", "input_bias", "hidden", "cell"]))
+
+
 def maml_plus_plus_settings(g):
     """MAML++'s switches and learned rates."""
     lr = g.pick(lambda o: type(o).__name__ == "MAMLPlusPlus", bad=0)
@@ -1522,7 +1535,7 @@ ACTION_TABLE = [
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
     (new_learner, 8), (new_transfer, 2), (transfer_call, 3), (pretrain, 2), (learner_meta_loss, 5), (learner_adapt, 4), (learner_fit, 5), (learner_evaluate, 3),
-    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (alfa_rates, 0.3), (maml_plus_plus_settings, 0.3), (learner_replace_model, 0.8),
+    (learner_predict, 4), (learner_parameters, 2), (protonet_embed, 1), (learner_set_rates, 0.7), (alfa_rates, 0.3), (maml_plus_plus_settings, 0.3), (lstm_meta_learner_gates, 0.3), (learner_replace_model, 0.8),
     (model_replace_attribute, 0.4), (free_handle, 0.3), (concurrent_calls, 1.5),
     (as_float32, 2), (blas_info, 0.2), (version, 0.1),
 ]
