@@ -54,44 +54,55 @@ public struct LSTMMetaLearner: MetaLearner {
         try model.initialParameters(rng: &rng) + update.initialParameters(rng: &rng)
     }
 
-    public var batchesTasks: Bool { false }
 
     var inner: InnerLoop { InnerLoop(model: model, loss: loss) }
 
     /// The inner rule of the meta-parameters `meta`: every adaptation starts
     /// the network's state afresh, flattens the parameters and gradients
-    /// into one vector of coordinates, steps and splits them back.
+    /// into one vector of coordinates, steps and splits them back. Tasks run
+    /// batched (T = the losses the rule is given, parameters tiled (T, ...))
+    /// are flattened task-major: each task's coordinates in the order of one.
     func rates(_ meta: [Variable]) -> InnerLoop.Rates {
         let weights = Array(meta[layers...]), update = self.update, cut = firstOrder
         return .rule {
             var state: MetaLSTMUpdate.State?
             return { _, _, params, grads, loss in
-                let theta = try Variable.concat(try params.map { try $0.reshaped([$0.count]) }, axis: 0)
-                let gradient = try Variable.concat(try grads.map { try $0.reshaped([$0.count]) }, axis: 0)
+                let tasks = loss.count
+                func flat(_ tensors: [Variable]) throws -> Variable {
+                    try Variable.concat(try tensors.map { try $0.reshaped([tasks, $0.count / tasks]) }, axis: 1)
+                        .reshaped([-1])
+                }
+                let theta = try flat(params), gradient = try flat(grads)
                 let (next, after) = try update.step(weights, theta: theta, gradient: cut ? gradient.detached : gradient,
                                                     loss: cut ? loss.detached : loss,
                                                     state: try state ?? update.start(coordinates: theta.count))
                 state = after
+                let rows = try next.reshaped([tasks, theta.count / tasks])
                 var offset = 0
                 return try params.map { p in
-                    defer { offset += p.count }
-                    return try next.slice(axis: 0, range: offset..<(offset + p.count)).reshaped(p.shape)
+                    let width = p.count / tasks
+                    defer { offset += width }
+                    return try rows.slice(axis: 1, range: offset..<(offset + width)).reshaped(p.shape)
                 }
             }
         }
     }
 
+    /// Tasks of an MLP run batched in chunks, as MAML's: the rule reads each
+    /// task's own loss (`adaptBatched(perTaskLosses:)`).
     public func metaParts(_ metaParams: [Tensor], share: MetaBatchShare, seed: UInt64) throws -> [MetaPart] {
         try checkMetaParameters(metaParams)
         let (n, steps, graph, inner) = (layers, innerSteps, !firstOrder, self.inner)
-        return try parts(share, pool: pool, seed: seed) { task, context in
-            let (v, g) = try Autodiff.valueAndGrad(at: metaParams.map { Variable($0) }) { all in
-                let adapted = try inner.adapt(Array(all[0..<n]), x: task.supportX, y: task.supportY, steps: steps,
-                                              rates: rates(all), createGraph: graph, context: context)
-                return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)
-            }
-            return (try v.item(), g.map(\.value))
-        }
+        return try metaGradientParts(metaParams, share: share, pool: pool, seed: seed, perTask: { all, task, context in
+            let adapted = try inner.adapt(Array(all[0..<n]), x: task.supportX, y: task.supportY, steps: steps,
+                                          rates: rates(all), createGraph: graph, context: context)
+            return try inner.loss(try inner.run(adapted, Variable(task.queryX), context), task.queryY)
+        }, batched: { all, st, bm in
+            let adapted = try inner.adaptBatched(bm, try inner.tile(Array(all[0..<n]), tasks: st.count), x: st.supportX,
+                                                 y: st.supportY, steps: steps, rates: rates(all), createGraph: graph,
+                                                 perTaskLosses: true)
+            return try inner.batchedLoss(bm, adapted, x: st.queryX, y: st.queryY)
+        })
     }
 
     public func adapt(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int? = nil) throws -> [Tensor] {

@@ -56,25 +56,41 @@ extension InnerLoop {
         return try loss(pred, y)
     }
 
+    /// Each task's mean loss, (T): the task loss of each slice of the
+    /// batched prediction.
+    func taskLosses(_ model: any TaskBatchedModel, _ params: [Variable], x: Tensor, y: Tensor) throws -> Variable {
+        let pred = try model.forwardBatched(params[...], Variable(x))
+        return try Variable.stack(try (0..<x.shape[0]).map { t in
+            try loss(try pred.slice(axis: 0, range: t..<(t + 1)).reshaped(Array(pred.shape.dropFirst())),
+                     try y.sliced(lower: [t] + y.shape.dropFirst().map { _ in 0 }, upper: [t + 1] + y.shape.dropFirst())
+                        .reshaped(Array(y.shape.dropFirst())))
+        }, axis: 0)
+    }
+
     /// `adapt` for all tasks at once: `params` are tiled (T, ...). The inner
     /// objective is the sum of per-task losses, whose gradient with respect
     /// to task t's slice is task t's own gradient.
+    ///
+    /// The rule sees the tasks' summed loss, or with `perTaskLosses` each
+    /// task's (T), the objective then being their sum as computed task by
+    /// task (for a rule that reads the loss: the LSTM meta-learner).
     func adaptBatched(_ model: any TaskBatchedModel, _ params: [Variable], x: Tensor, y: Tensor, steps: Int,
-                      rates: Rates, adapted: [Bool]? = nil, createGraph: Bool) throws -> [Variable] {
+                      rates: Rates, adapted: [Bool]? = nil, createGraph: Bool, perTaskLosses: Bool = false) throws -> [Variable] {
         var current = params
         let which = adapted.map { mask in (0..<params.count).filter { mask[$0] } } ?? Array(0..<params.count)
         let update = Updater(rates, which: which)
         let tasks = Float(x.shape[0])
         for s in 0..<steps {
             let frozen = current
-            // The rule sees the tasks' summed loss: only rules that ignore
-            // the loss run batched (learners reading it set `batchesTasks` false).
+            var losses: Variable?
             let (value, grads) = try Autodiff.valueAndGrad(at: which.map { current[$0] }, createGraph: createGraph) { vars in
                 var all = frozen
                 for (k, i) in which.enumerated() { all[i] = vars[k] }
-                return try batchedLoss(model, all, x: x, y: y) * tasks
+                guard perTaskLosses else { return try batchedLoss(model, all, x: x, y: y) * tasks }
+                losses = try taskLosses(model, all, x: x, y: y)
+                return try losses!.sum()
             }
-            current = try update.apply(s, current, grads: grads, loss: value)
+            current = try update.apply(s, current, grads: grads, loss: losses ?? value)
         }
         return current
     }

@@ -113,6 +113,23 @@ final class LSTMMetaLearnerTests: XCTestCase {
         XCTAssertLessThan(try loss(curve[3]), try loss(Array(meta[0..<n])))
     }
 
+    func testTasksRunBatchedGiveWhatTheyGiveOneByOne() throws {
+        let model = try MLP(sizes: [2, 4, 1], activation: .tanh)
+        let batch = try tasks(5, seed: 12)
+        for firstOrder in [true, false] {
+            let learner = try LSTMMetaLearner(model: model, innerSteps: 3, firstOrder: firstOrder, loss: .mse,
+                                              update: try MetaLSTMUpdate(hiddenSize: 4))
+            let meta = try moving(learner, seed: 6)
+            let chunked = try learner.metaBatchPlan(tasks: batch.count, stack: true)
+            XCTAssert(chunked.weighted, "an MLP's tasks run batched")
+            let together = try chunked.combine(try learner.metaParts(meta, share: try MetaBatchShare(whole: batch, plan: chunked), seed: 0))
+            let plan = try MetaBatchPlan.perTask(batch.count)
+            let alone = try plan.combine(try learner.metaParts(meta, share: try MetaBatchShare(whole: batch, plan: plan), seed: 0))
+            XCTAssertEqual(together.loss, alone.loss, accuracy: 1e-5 * abs(alone.loss))
+            for (a, b) in zip(together.grads, alone.grads) { assertClose(a, b, rtol: 1e-4, atol: 1e-6) }
+        }
+    }
+
     func testParametersAndArguments() throws {
         let model = try MLP(sizes: [2, 4, 1], activation: .tanh)
         let learner = try LSTMMetaLearner(model: model, update: try MetaLSTMUpdate(hiddenSize: 3, recurrence: .gru))

@@ -122,6 +122,19 @@ final class SpecTests: XCTestCase {
                 try roundTrips(try LearnerSpec(kind, innerLR: 0.4, innerSteps: 2, loss: .mse,
                                                options: ["learn_rates": .integer(0), "msl_epochs": .integer(3),
                                                          "iterations_per_epoch": .integer(7)]))
+            case .lstmMetaLearner:
+                let spec = try LearnerSpec(kind, innerSteps: 3, firstOrder: false, loss: .mse,
+                                           options: ["hidden": .integer(7), "cell": .text("gru")])
+                try roundTrips(spec)
+                // No step size in its recipe (its network makes its own), and none taken.
+                XCTAssertFalse(try spec.json.serialized.contains("inner_lr"))
+                XCTAssertThrowsError(try LearnerSpec(kind, innerLR: 0.1))
+                XCTAssertThrowsError(try LearnerSpec(kind, options: ["cell": .text("rnn")]))
+                XCTAssertThrowsError(try LearnerSpec(kind, options: ["hidden": .integer(0)]))
+                let made = try XCTUnwrap(try spec.make(model: try MLP(sizes: [1, 3, 1])) as? LSTMMetaLearner)
+                XCTAssertEqual(made.update, try MetaLSTMUpdate(hiddenSize: 7, recurrence: .gru))
+                XCTAssertFalse(made.firstOrder)
+                XCTAssertTrue(try LearnerSpec(kind).firstOrder, "the paper's first order by default")
             }
             try roundTrips(try LearnerSpec(kind))
         }
@@ -206,7 +219,7 @@ final class SpecTests: XCTestCase {
             (#"{"kind":"learner.MAML"}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML"}"#),
             (#"{"kind":"learner.MAML","arguments":{},"extra":1}"#, #"learner: expected {"kind": ..., "arguments": {...}}, got {"kind":"learner.MAML","arguments":{},"extra":1}"#),
             (#"{"kind":"learner.Teapot","arguments":{}}"#,
-             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune, learner.ALFA, learner.MAMLPlusPlus"),
+             "learner: unknown kind 'learner.Teapot'; expected one of learner.MAML, learner.MetaSGD, learner.ANIL, learner.Reptile, learner.ProtoNet, learner.Baseline, learner.LogisticProbe, learner.FineTune, learner.ALFA, learner.MAMLPlusPlus, learner.LSTMMetaLearner"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":-1}}}"#, "learner: inner_lr: must be finite and >= 0, got -1.0"),
             (#"{"kind":"learner.MAML","arguments":{"inner_lr":{"float":1}}}"#,
              #"learner: model: required (the placeholder {"model": null} for the model stored beside the recipe)"#),

@@ -91,18 +91,21 @@ public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// One step for the N coordinates θ (N), their gradient ∇ (N) and the
-    /// loss L (one element): the new θ (N) and state.
+    /// loss L: the new θ (N) and state. For several tasks at once, L holds
+    /// one loss per task (T) and the coordinates are task-major (task t's
+    /// are the t-th N/T).
     public func step(_ weights: [Variable], theta: Variable, gradient: Variable, loss: Variable,
                      state: State) throws -> (theta: Variable, state: State) {
         guard weights.count == cellCount + 4 else {
             throw MetaError.argument("MetaLSTMUpdate: expected \(cellCount + 4) weights, got \(weights.count)")
         }
-        let n = theta.count
-        guard theta.shape == [n], gradient.shape == [n], loss.count == 1 else {
-            throw MetaError.shape("MetaLSTMUpdate: θ and ∇ must be vectors of one length and the loss one value, got "
-                                  + "\(theta.shape), \(gradient.shape), \(loss.shape)")
+        let n = theta.count, tasks = loss.count
+        guard theta.shape == [n], gradient.shape == [n], tasks > 0, n % tasks == 0 else {
+            throw MetaError.shape("MetaLSTMUpdate: θ and ∇ must be vectors of one length, a whole number of coordinates "
+                                  + "per loss, got \(theta.shape), \(gradient.shape), \(loss.shape)")
         }
-        let lossInput = try preprocessGradient(loss, p: preprocessing).broadcast(to: [n, 2])
+        let lossInput = try preprocessGradient(loss, p: preprocessing).reshaped([tasks, 1, 2])
+            .broadcast(to: [tasks, n / tasks, 2]).reshaped([n, 2])
         let x = try Variable.concat([try preprocessGradient(gradient, p: preprocessing), lossInput], axis: 1)
         let cellWeights = weights[0..<cellCount]
         let recurrent: [Variable], h: Variable
