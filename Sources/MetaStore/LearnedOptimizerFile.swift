@@ -8,7 +8,8 @@ import MetaLearners
 /// - metadata `kind` "optimizer.Learned" and `optimizer`, its recipe:
 ///   `{"kind": "optimizer.Learned", "arguments": {"hidden": {"int": 20},
 ///   "layers": {"int": 2}, "output_scale": {"float": 0.1}, "preprocessing":
-///   {"float": 10}}}` (preprocessing 0: the raw gradient);
+///   {"float": 10}}}` (preprocessing 0: the raw gradient), and "cell":
+///   {"string": "gru"} for GRU layers (absent: LSTM, as files before it);
 /// - tensors: the network's weights under its parameter names
 ///   ("lstm0.Wx", ..., "out.W", "out.b"), F32, exactly those.
 ///
@@ -21,7 +22,8 @@ public enum StoredLearnedOptimizer {
         RecipeArguments.json(kind: kind, [("hidden", RecipeValue.int(optimizer.hiddenSize)),
                                           ("layers", RecipeValue.int(optimizer.layers)),
                                           ("output_scale", RecipeValue.float(Double(optimizer.outputScale))),
-                                          ("preprocessing", RecipeValue.float(Double(optimizer.preprocessing ?? 0)))])
+                                          ("preprocessing", RecipeValue.float(Double(optimizer.preprocessing ?? 0)))]
+                                         + (optimizer.cell == .lstm ? [] : [("cell", RecipeValue.string(optimizer.cell.rawValue))]))
     }
 
     /// The architecture a recipe describes.
@@ -29,9 +31,13 @@ public enum StoredLearnedOptimizer {
         try RecipeArguments.reading(json, "optimizer") { args in
             guard args.kind == kind else { throw MetaError.argument("kind: expected \(quotedText(kind)), got \(quotedText(args.kind))") }
             let p = try args.real("preprocessing") ?? 10
+            let name = try args.text("cell") ?? "lstm"
+            guard let cell = RecurrentCell(rawValue: name) else {
+                throw MetaError.argument("cell: expected 'lstm' or 'gru', got \(quotedText(name))")
+            }
             return try LearnedOptimizer(hiddenSize: try args.integer("hidden") ?? 20, layers: try args.integer("layers") ?? 2,
                                         outputScale: Float(try args.real("output_scale") ?? 0.1),
-                                        preprocessing: p == 0 ? nil : Float(p))
+                                        preprocessing: p == 0 ? nil : Float(p), cell: cell)
         }
     }
 

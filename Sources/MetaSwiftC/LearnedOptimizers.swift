@@ -41,11 +41,12 @@ extension Kinds {
             let layers = try args.int("layers", default: 2, in: 1...16)
             let scale = try args.float("output_scale", default: 0.1, above: 0)
             let p = try args.float("preprocessing", default: 10, minimum: 0)
+            let cell = try args.choice("cell", default: RecurrentCell.lstm)
             let seed = try args.seed("seed")
             let given = try args.tensors("weights")
             try args.done()
             let net = try LearnedOptimizer(hiddenSize: hidden, layers: layers, outputScale: scale,
-                                           preprocessing: p == 0 ? nil : p)
+                                           preprocessing: p == 0 ? nil : p, cell: cell)
             var weights: [Tensor]
             if given.isEmpty {
                 var rng = RNG(seed: seed)

@@ -309,7 +309,8 @@ class Learned(Optimizer):
     (``(log|g|/p, sign g)`` if ``|g| >= e**-p``, else ``(-1, e**p * g)``;
     ``preprocessing=p``, 10 in the paper, 0 for the raw gradient), and
     outputs the coordinate's step times ``output_scale`` (0.1):
-    ``theta += step``.
+    ``theta += step``. ``cell="gru"`` makes the layers GRUs (no cell
+    state; three gates instead of four).
 
     Its weights start at random (``seed``) or from ``weights``; meta-train
     them with :meth:`meta_train` on a family of problems
@@ -332,9 +333,10 @@ class Learned(Optimizer):
 
     _kind = "Learned"
 
-    def __init__(self, hidden=20, layers=2, output_scale=0.1, preprocessing=10.0, seed=0, weights=None):
+    def __init__(self, hidden=20, layers=2, output_scale=0.1, preprocessing=10.0, seed=0, weights=None, cell="lstm"):
         self.hidden = _args.count(hidden, "hidden")
         self.layers = _args.count(layers, "layers")
+        self.cell = _args.choice(cell, "cell", ("lstm", "gru"))
         self.output_scale = _args.real(output_scale, "output_scale")
         self.preprocessing = _args.real(preprocessing, "preprocessing")
         kwargs = {}
@@ -343,14 +345,14 @@ class Learned(Optimizer):
                 raise _core.Error(f"weights: expected a list of arrays, got {type(weights).__name__}")
             kwargs["weights"] = [as_float32(w, f"weights[{i}]") for i, w in enumerate(weights)]
         self._optimizer = _core.new("optimizer.Learned", hidden=self.hidden, layers=self.layers,
-                                    output_scale=self.output_scale, preprocessing=self.preprocessing,
+                                    output_scale=self.output_scale, preprocessing=self.preprocessing, cell=self.cell,
                                     seed=_args.count(seed, "seed", minimum=0), **kwargs)
         self._trainer = None
 
     @classmethod
-    def _wrap(cls, core, hidden, layers, output_scale, preprocessing):
+    def _wrap(cls, core, hidden, layers, output_scale, preprocessing, cell="lstm"):
         self = cls.__new__(cls)
-        self.hidden, self.layers = int(hidden), int(layers)
+        self.hidden, self.layers, self.cell = int(hidden), int(layers), str(cell)
         # The file keeps float32 values widened to double: give them back as written (0.1, not 0.10000000149).
         self.output_scale, self.preprocessing = (float(str(np.float32(v))) for v in (output_scale, preprocessing))
         self._optimizer, self._trainer = core, None
@@ -397,7 +399,7 @@ class Learned(Optimizer):
 
     def _hyper(self):
         return {"hidden": self.hidden, "layers": self.layers, "output_scale": self.output_scale,
-                "preprocessing": self.preprocessing}
+                "preprocessing": self.preprocessing, **({"cell": self.cell} if self.cell != "lstm" else {})}
 
 
 def _from_engine(core, recipe):
@@ -408,7 +410,8 @@ def _from_engine(core, recipe):
 
     kind, args = recipe["kind"], plain(recipe)
     if kind == "optimizer.Learned":
-        return Learned._wrap(core, args["hidden"], args["layers"], args["output_scale"], args["preprocessing"])
+        return Learned._wrap(core, args["hidden"], args["layers"], args["output_scale"], args["preprocessing"],
+                             args.get("cell", "lstm"))
     schedules = {"schedule.Cosine": CosineDecay, "schedule.Exponential": ExponentialDecay,
                  "schedule.Piecewise": PiecewiseConstant}
     lr = None

@@ -146,3 +146,21 @@ def test_mlp_problem_on_arrays():
     opt = ms.optim.Learned(hidden=6, seed=1)
     losses = opt.meta_train(problems, steps=3, unroll=12, truncation=4)
     assert np.isfinite(losses).all()
+
+
+def test_gru_layers_train_save_and_load(tmp_path):
+    quadratics = ms.learned.Quadratic(dim=10)
+    opt = ms.optim.Learned(hidden=12, cell="gru", seed=0)
+    assert list(opt.weights) == ["gru0.Wx", "gru0.Wh", "gru0.bx", "gru0.bh", "gru1.Wx", "gru1.Wh", "gru1.bx", "gru1.bh",
+                                 "out.W", "out.b"]
+    assert opt.weights["gru0.Wx"].shape == (2, 36) and "cell='gru'" in repr(opt)
+    before = quadratics.loss_curves(opt, problems=10, steps=100, seed=7)
+    opt.meta_train(quadratics, steps=150, unroll=100, truncation=20, meta_batch_size=2, seed=1)
+    after = quadratics.loss_curves(opt, problems=10, steps=100, seed=7)
+    assert after[:, -1].mean() < 0.5 * before[:, -1].mean()
+    ms.save(opt, tmp_path / "gru.safetensors")
+    loaded = ms.load(tmp_path / "gru.safetensors")
+    assert repr(loaded) == repr(opt)
+    assert quadratics.loss_curves(loaded, problems=10, steps=100, seed=7).tobytes() == after.tobytes()
+    with pytest.raises(ms.Error, match="cell"):
+        ms.optim.Learned(cell="rnn")

@@ -8,7 +8,8 @@ import MetaNN
 ///
 ///     (g_t, s_{t+1}) = m(∇_t, s_t; φ),     θ_{t+1} = θ_t + g_t,
 ///
-/// where m is a stack of LSTM cells (two of 20 units in the paper) with
+/// where m is a stack of LSTM cells (two of 20 units in the paper; GRU
+/// cells with `cell: .gru`) with
 /// shared weights φ, run with the coordinates as its batch axis (each
 /// coordinate keeps its own hidden and cell states), followed by a linear
 /// output times `outputScale` (the paper's 0.1). The gradient is the
@@ -27,8 +28,11 @@ public struct LearnedOptimizer: Sendable, Equatable, CustomStringConvertible {
     public let outputScale: Float
     /// p of the preprocessing, or nil for the raw gradient.
     public let preprocessing: Float?
+    /// The layers' recurrence.
+    public let cell: RecurrentCell
 
-    public init(hiddenSize: Int = 20, layers: Int = 2, outputScale: Float = 0.1, preprocessing: Float? = 10) throws {
+    public init(hiddenSize: Int = 20, layers: Int = 2, outputScale: Float = 0.1, preprocessing: Float? = 10,
+                cell: RecurrentCell = .lstm) throws {
         guard hiddenSize > 0, hiddenSize <= 1 << 16 else {
             throw MetaError.argument("LearnedOptimizer: hiddenSize must be in 1...65536, got \(hiddenSize)")
         }
@@ -43,28 +47,30 @@ public struct LearnedOptimizer: Sendable, Equatable, CustomStringConvertible {
         self.layers = layers
         self.outputScale = outputScale
         self.preprocessing = preprocessing
+        self.cell = cell
     }
 
     public var inputSize: Int { preprocessing == nil ? 1 : 2 }
 
-    var cells: [LSTMCell] {
-        (0..<layers).map { try! LSTMCell(inputSize: $0 == 0 ? inputSize : hiddenSize, hiddenSize: hiddenSize) }
-    }
+    /// Layer l's input width.
+    func inputs(_ l: Int) -> Int { l == 0 ? inputSize : hiddenSize }
 
-    /// "lstm0.Wx", "lstm0.Wh", "lstm0.b", ..., "out.W" (H, 1), "out.b" (1).
+    /// "lstm0.Wx", "lstm0.Wh", "lstm0.b", ... (GRU: "gru0.Wx", "gru0.Wh",
+    /// "gru0.bx", "gru0.bh", ...), then "out.W" (H, 1), "out.b" (1).
     public var parameterSpecs: [ParameterSpec] {
         var specs: [ParameterSpec] = []
-        for (l, cell) in cells.enumerated() {
-            specs += cell.parameterSpecs.map { ParameterSpec("lstm\(l).\($0.name)", $0.shape) }
+        for l in 0..<layers {
+            specs += try! cell.specs(inputs: inputs(l), hidden: hiddenSize)
+                .map { ParameterSpec("\(cell.rawValue)\(l).\($0.name)", $0.shape) }
         }
         return specs + [ParameterSpec("out.W", [hiddenSize, 1]), ParameterSpec("out.b", [1])]
     }
 
-    /// LSTM weights as PyTorch starts them (±1/√H, forget bias 1), the
-    /// output layer uniform in ±1/√H with a zero bias.
+    /// Recurrent weights as PyTorch starts them (±1/√H; an LSTM's forget
+    /// bias 1), the output layer uniform in ±1/√H with a zero bias.
     public func initialParameters(rng: inout RNG) throws -> [Tensor] {
         var out: [Tensor] = []
-        for cell in cells { out += try cell.initialParameters(rng: &rng) }
+        for l in 0..<layers { out += try cell.initialParameters(inputs: inputs(l), hidden: hiddenSize, rng: &rng) }
         let bound = 1 / Float(hiddenSize).squareRoot()
         out.append(try Tensor.uniform([hiddenSize, 1], low: -bound, high: bound, rng: &rng))
         out.append(try Tensor.zeros([1]))
@@ -82,39 +88,46 @@ public struct LearnedOptimizer: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The per-coordinate states: for each layer h then c, each (N, H).
+    /// The per-coordinate states: for each layer h then c (a GRU: h), each (N, H).
     public typealias State = [Variable]
+
+    /// The state tensors' names, in `State`'s order: "lstm0.h", "lstm0.c", ... (GRU: "gru0.h", ...).
+    public var stateNames: [String] {
+        (0..<layers).flatMap { l in cell.stateNames.map { "\(cell.rawValue)\(l).\($0)" } }
+    }
 
     public func zeroState(coordinates n: Int) throws -> State {
         let z = Variable(try Tensor.zeros([n, hiddenSize]))
-        return Array(repeating: z, count: 2 * layers)
+        return Array(repeating: z, count: cell.stateCount * layers)
     }
 
     /// One step for N coordinates: `gradient` of any shape with N elements,
     /// `state` from `zeroState` or a previous step. Returns the update g of
     /// shape (N) (to be added to θ) and the next state.
     public func step(_ parameters: [Variable], gradient: Variable, state: State) throws -> (update: Variable, state: State) {
-        guard parameters.count == 3 * layers + 2 else {
-            throw MetaError.argument("LearnedOptimizer: expected \(3 * layers + 2) parameters, got \(parameters.count)")
+        let (w, k) = (cell.weightCount, cell.stateCount)
+        guard parameters.count == w * layers + 2 else {
+            throw MetaError.argument("LearnedOptimizer: expected \(w * layers + 2) parameters, got \(parameters.count)")
         }
-        guard state.count == 2 * layers else {
-            throw MetaError.argument("LearnedOptimizer: expected \(2 * layers) state tensors, got \(state.count)")
+        guard state.count == k * layers else {
+            throw MetaError.argument("LearnedOptimizer: expected \(k * layers) state tensors, got \(state.count)")
         }
         let n = gradient.count
         var x = try preprocessing.map { try preprocessGradient(gradient, p: $0) } ?? gradient.reshaped([n, 1])
         var next: State = []
-        next.reserveCapacity(2 * layers)
-        for (l, cell) in cells.enumerated() {
-            let s = try cell.step(parameters[(3 * l)..<(3 * l + 3)], x: x, state: (state[2 * l], state[2 * l + 1]))
-            next += [s.h, s.c]
+        next.reserveCapacity(k * layers)
+        for l in 0..<layers {
+            let s = try cell.step(parameters[(w * l)..<(w * l + w)], inputs: inputs(l), hidden: hiddenSize, x: x,
+                                  state: state[(k * l)..<(k * l + k)])
+            next += s.state
             x = s.h
         }
-        let out = try Variable.matmul(x, parameters[3 * layers]) + parameters[3 * layers + 1]
+        let out = try Variable.matmul(x, parameters[w * layers]) + parameters[w * layers + 1]
         return (try (out * outputScale).reshaped([n]), next)
     }
 
     public var description: String {
-        "LearnedOptimizer(hidden: \(hiddenSize), layers: \(layers), outputScale: \(outputScale), "
+        "LearnedOptimizer(hidden: \(hiddenSize), layers: \(layers), \(cell == .gru ? "cell: gru, " : "")outputScale: \(outputScale), "
             + (preprocessing.map { "preprocessing p: \($0)" } ?? "raw gradient") + ")"
     }
 }

@@ -10,7 +10,7 @@ extension LearnedOptimizer {
     /// are the network's outputs, added to the parameters.
     ///
     /// The state holds each coordinate's hidden and cell states: buffers
-    /// "lstm{l}.h" and "lstm{l}.c", one tensor per parameter of shape
+    /// "lstm{l}.h" and "lstm{l}.c" (a GRU's: "gru{l}.h"), one tensor per parameter of shape
     /// (parameter.shape..., H). It is not a recipe: a run with it cannot be
     /// checkpointed by `Checkpoint`, whose files expect buffers shaped like
     /// the parameters.
@@ -20,7 +20,7 @@ extension LearnedOptimizer {
     public func transformation(parameters: [Tensor]) throws -> GradientTransformation {
         try check(parameters)
         let weights = parameters.map { Variable($0) }
-        let names = (0..<layers).flatMap { ["lstm\($0).h", "lstm\($0).c"] }
+        let names = stateNames
         let h = hiddenSize, me = self
         return GradientTransformation(
             description: "learned(\(description))",

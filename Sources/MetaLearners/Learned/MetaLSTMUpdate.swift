@@ -29,9 +29,7 @@ import MetaNN
 /// differentiates through whatever it is given.
 public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
     /// The first layer's recurrence.
-    public enum Recurrence: String, Sendable, CaseIterable {
-        case lstm, gru
-    }
+    public typealias Recurrence = RecurrentCell
 
     public let hiddenSize: Int
     public let recurrence: Recurrence
@@ -52,10 +50,8 @@ public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
 
     static let inputs = 4
 
-    var lstm: LSTMCell { try! LSTMCell(inputSize: Self.inputs, hiddenSize: hiddenSize) }
-    var gru: GRUCell { try! GRUCell(inputSize: Self.inputs, hiddenSize: hiddenSize) }
-    var cellSpecs: [ParameterSpec] { recurrence == .lstm ? lstm.parameterSpecs : gru.parameterSpecs }
-    var cellCount: Int { cellSpecs.count }
+    var cellSpecs: [ParameterSpec] { try! recurrence.specs(inputs: Self.inputs, hidden: hiddenSize) }
+    var cellCount: Int { recurrence.weightCount }
 
     /// "lstm.Wx", … (or "gru.Wx", …), then "forget.W" (H + 2, 1),
     /// "forget.b" (1), "input.W" (H + 2, 1), "input.b" (1).
@@ -69,7 +65,7 @@ public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
 
     /// The first layer as its cell starts (PyTorch's), the gates as the paper's.
     public func initialParameters(rng: inout RNG) throws -> [Tensor] {
-        let cell = recurrence == .lstm ? try lstm.initialParameters(rng: &rng) : try gru.initialParameters(rng: &rng)
+        let cell = try recurrence.initialParameters(inputs: Self.inputs, hidden: hiddenSize, rng: &rng)
         let gate = [hiddenSize + 2, 1]
         return cell + [
             try Tensor.uniform(gate, low: -0.01, high: 0.01, rng: &rng), try Tensor.uniform([1], low: 4, high: 5, rng: &rng),
@@ -87,7 +83,7 @@ public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
 
     public func start(coordinates n: Int) throws -> State {
         let h = Variable(try Tensor.zeros([n, hiddenSize])), gate = Variable(try Tensor.zeros([n, 1]))
-        return State(recurrent: recurrence == .lstm ? [h, h] : [h], forget: gate, input: gate)
+        return State(recurrent: Array(repeating: h, count: recurrence.stateCount), forget: gate, input: gate)
     }
 
     /// One step for the N coordinates θ (N), their gradient ∇ (N) and the
@@ -107,16 +103,8 @@ public struct MetaLSTMUpdate: Sendable, Equatable, CustomStringConvertible {
         let lossInput = try preprocessGradient(loss, p: preprocessing).reshaped([tasks, 1, 2])
             .broadcast(to: [tasks, n / tasks, 2]).reshaped([n, 2])
         let x = try Variable.concat([try preprocessGradient(gradient, p: preprocessing), lossInput], axis: 1)
-        let cellWeights = weights[0..<cellCount]
-        let recurrent: [Variable], h: Variable
-        switch recurrence {
-        case .lstm:
-            let s = try lstm.step(cellWeights, x: x, state: (state.recurrent[0], state.recurrent[1]))
-            (recurrent, h) = ([s.h, s.c], s.h)
-        case .gru:
-            let s = try gru.step(cellWeights, x: x, state: state.recurrent[0])
-            (recurrent, h) = ([s], s)
-        }
+        let (h, recurrent) = try recurrence.step(weights[0..<cellCount], inputs: Self.inputs, hidden: hiddenSize, x: x,
+                                                 state: state.recurrent[...])
         let column = try theta.reshaped([n, 1])
         let (wf, bf, wi, bi) = (weights[cellCount], weights[cellCount + 1], weights[cellCount + 2], weights[cellCount + 3])
         let forget = try (try Variable.matmul(try Variable.concat([h, column, state.forget], axis: 1), wf) + bf).sigmoid()
