@@ -40,6 +40,10 @@ if only == "conv" {
     try runConvBench(seconds: budget)
     exit(0)
 }
+if only == "cells" {
+    try runCellBench(seconds: budget)
+    exit(0)
+}
 if only == "threads" {
     // Interleaved rounds of 1 and 2 threads on the same meta-batch; the median
     // ratio is robust to the load of a shared machine drifting between rounds.

@@ -95,11 +95,8 @@ public struct GRUCell: Model, Sendable {
             throw MetaError.shape("GRUCell: state h must have shape [\(n), \(hs)], got \(h.shape)")
         }
         let b = try Variable.matmul(h, wh) + bh
-        let rz = try (a.slice(axis: 1, range: 0..<(2 * hs)) + b.slice(axis: 1, range: 0..<(2 * hs))).sigmoid()
-        let r = try rz.slice(axis: 1, range: 0..<hs)
-        let z = try rz.slice(axis: 1, range: hs..<(2 * hs))
-        let candidate = try (a.slice(axis: 1, range: (2 * hs)..<(3 * hs)) + r * b.slice(axis: 1, range: (2 * hs)..<(3 * hs))).tanh()
-        // (1 − z) ⊙ n + z ⊙ h = n + z ⊙ (h − n): one multiply fewer.
-        return try candidate + z * (h - candidate)
+        // One fused pass each way (`Variable.gruCell`): the composite
+        // formulation spent a coordinate-wise cell's time in elementwise passes.
+        return try Variable.gruCell(input: a, hidden: b, state: h)
     }
 }

@@ -94,11 +94,8 @@ public struct LSTMCell: Model, Sendable {
             throw MetaError.shape("LSTMCell: state (h, c) must both have shape [\(n), \(h)], got \(state.h.shape) and \(state.c.shape)")
         }
         let z = try xw + Variable.matmul(state.h, wh) + b
-        let i = try z.slice(axis: 1, range: 0..<h).sigmoid()
-        let f = try z.slice(axis: 1, range: h..<(2 * h)).sigmoid()
-        let g = try z.slice(axis: 1, range: (2 * h)..<(3 * h)).tanh()
-        let o = try z.slice(axis: 1, range: (3 * h)..<(4 * h)).sigmoid()
-        let c = try f * state.c + i * g
-        return (try o * c.tanh(), c)
+        // One fused pass each way (`Variable.lstmCell`): the composite
+        // formulation spent a coordinate-wise cell's time in elementwise passes.
+        return try Variable.lstmCell(gates: z, cell: state.c)
     }
 }
