@@ -1,4 +1,4 @@
-"""MAML beside MAML++ and ALFA on Omniglot, each meta-trained for the same time.
+"""MAML beside MAML++, ALFA and the LSTM meta-learner on Omniglot, each meta-trained for the same time.
 
 Every learner starts from the same Conv4 (64 filters, 5-way head) and
 meta-trains on 5-way episodes (1 or 5 shots, 15 queries) of the Vinyals
@@ -13,8 +13,12 @@ to 600 test episodes:
   epochs of --epoch-steps meta-steps so the annealing fits the budget).
 - ALFA (Baik et al.): five steps whose rates and weight decays a network
   generates from the task's state, exact second order, Adam 1e-3.
+- The LSTM meta-learner (Ravi & Larochelle): five steps of a coordinate-wise
+  LSTM (20 units) whose cell state is the parameters, Adam 1e-3 on one
+  episode per meta-step (the paper's); "lstm" is the paper's first order
+  (gradient and loss inputs constant), "lstm-exact" the exact meta-gradient.
 
-    python examples/learned_strategies_omniglot.py [--minutes 6] [--shots 1] [--only maml,mamlpp,alfa]
+    python examples/learned_strategies_omniglot.py [--minutes 6] [--shots 1] [--only maml,mamlpp,alfa,lstm,lstm-exact]
 
 The papers train for tens of thousands of meta-iterations on a GPU; this is a
 comparison at equal time on 2 CPU cores, not a reproduction of their tables.
@@ -27,13 +31,15 @@ from _data import default_omniglot_root
 
 
 def learners(ways, epoch_steps, seed):
-    """name -> (a factory of the learner, inner steps at test)."""
+    """name -> (a factory of the learner, inner steps at test[, its own meta-batch])."""
     conv = lambda: ms.nn.Conv4(outputs=ways, seed=seed)  # noqa: E731
     return {
         "maml": (lambda: ms.MAML(conv(), inner_lr=0.4, inner_steps=1, loss="cross_entropy"), 3),
         "mamlpp": (lambda: ms.MAMLPlusPlus(conv(), inner_lr=0.1, inner_steps=5, iterations_per_epoch=epoch_steps,
                                            msl_epochs=10), 5),
         "alfa": (lambda: ms.ALFA(conv(), inner_lr=0.1, inner_steps=5, loss="cross_entropy"), 5),
+        "lstm": (lambda: ms.LSTMMetaLearner(conv(), inner_steps=5), 5, 1),
+        "lstm-exact": (lambda: ms.LSTMMetaLearner(conv(), inner_steps=5, first_order=False), 5, 1),
     }
 
 
@@ -66,22 +72,26 @@ def main():
     test_episodes = ms.data.Taskset(test.images, test.labels, ways=args.ways, shots=args.shots, queries=args.queries,
                                     seed=1000 + args.seed)
     rows = []
-    for name, (make, test_steps) in learners(args.ways, args.epoch_steps, args.seed).items():
+    for name, (make, test_steps, *own) in learners(args.ways, args.epoch_steps, args.seed).items():
         if name not in args.only.split(","):
             continue
+        meta_batch = own[0] if own else args.meta_batch
         budget = args.minutes * 60
         optimizer = ms.optim.Adam(lr=1e-3)
         if name == "mamlpp":  # its cosine-annealed outer rate spans the steps the budget allows
             optimizer = ms.optim.Adam(lr=ms.optim.CosineDecay(1e-3, steps=steps_in(budget, make, episodes,
-                                                                                      args.meta_batch), final=1e-5))
+                                                                                      meta_batch), final=1e-5))
         learner = make()
         print(learner, flush=True)
         start, done, chunk = time.perf_counter(), 0, 5
         while time.perf_counter() - start < budget:
             # Chunks carry one run on (optimizer state, MAML++'s epochs); each draws its own episodes.
-            learner.fit(episodes, meta_batch_size=args.meta_batch, steps=chunk, seed=done, progress=False,
+            began = time.perf_counter()
+            learner.fit(episodes, meta_batch_size=meta_batch, steps=chunk, seed=done, progress=False,
                         optimizer=optimizer, resume=done > 0)
             done += chunk
+            # About 15 s per chunk, so a slow learner does not overrun its budget by much.
+            chunk = max(1, min(20, int(15 / ((time.perf_counter() - began) / chunk))))
         took = time.perf_counter() - start
         e = learner.evaluate(test_episodes, tasks=args.episodes, inner_steps=test_steps)
         print(f"{name}: {done} meta-steps in {took / 60:.1f} min; {100 * e.accuracy:.2f} ± {100 * e.accuracy_ci:.2f}%",
