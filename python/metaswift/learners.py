@@ -752,7 +752,12 @@ class MAMLPlusPlus(_Learner):
     """MAML++: MAML with the fixes of "How to train your MAML", each a switch.
 
     - ``learn_rates`` (LSLR): a learned rate per inner step and per adapted
-      parameter tensor, starting at ``inner_lr`` (``learning_rates``).
+      parameter tensor, starting at ``inner_lr`` (``learning_rates``). They
+      are meta-learned in units of ``inner_lr`` (the meta-parameter
+      ``mamlpp.lr_scale``, starting at 1), where the paper's code learns
+      them raw: Adam moves a meta-parameter by about its learning rate per
+      update whatever its scale, which multiplied raw rates of 0.01 tenfold
+      within a hundred updates and made sinusoid regression diverge.
     - ``multi_step_loss`` (MSL): the meta-loss weighs the query loss after
       every step, the paper's importance vector moving from uniform to the
       last step over ``msl_epochs`` epochs; the last step alone after.
@@ -817,9 +822,12 @@ class MAMLPlusPlus(_Learner):
 
     @property
     def learning_rates(self):
-        """The learned rates ``(inner_steps, adapted tensors)``, or None when ``learn_rates`` is off (read-only)."""
+        """The learned rates ``(inner_steps, adapted tensors)``: ``inner_lr`` times the meta-parameter
+        ``mamlpp.lr_scale`` (a new float32 array), or None when ``learn_rates`` is off."""
         names = self.parameter_names
-        return self.parameters()[names.index("mamlpp.lr")] if "mamlpp.lr" in names else None
+        if "mamlpp.lr_scale" not in names:
+            return None
+        return np.float32(self.inner_lr) * self.parameters()[names.index("mamlpp.lr_scale")]
 
     def fit(self, taskset, meta_batch_size=8, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
             checkpoint=None, checkpoint_every=100, resume_from=None, comm=None):
