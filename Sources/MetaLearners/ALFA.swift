@@ -11,22 +11,45 @@ import MetaData
 /// support-loss gradients g₁ … g_L, the task state is
 /// τ = [mean θ₁, …, mean θ_L, mean g₁, …, mean g_L] and the network (two
 /// linear layers of width 2L with a ReLU between, as the authors' code)
-/// outputs (a₁ … a_L, b₁ … b_L). Each tensor then steps
+/// outputs o = (o₁ … o_L, o_{L+1} … o_{2L}), read as the factors
+/// a_l = 2σ(o_l) and b_l = 2σ(o_{L+l}), each in (0, 2). Each tensor then steps
 ///
 ///     θ_l ← (1 − b_l β_{s,l}) θ_l − a_l α_{s,l} g_l,
 ///
 /// where α_{s,l} and β_{s,l} are learned per step and per tensor, starting
 /// at `innerLR` and `innerLR · weightDecay` (the authors' "bias terms"). The
-/// network, α, β and the initial parameters are all meta-learned. The
-/// authors' code feeds the gradient means to the network as constants (it
-/// takes the gradient again, without a graph, for the state); here, with
-/// second order, the meta-gradient flows through them too, so it is the
-/// exact gradient of the meta-loss (first order treats every inner gradient
-/// as a constant, these included). Steps past `innerSteps` (at evaluation)
-/// reuse the last step's α and β.
+/// network, α, β and the initial parameters are all meta-learned.
 ///
-/// With the network's output held at a = b = 1, this is MAML with weight
-/// decay: θ ← (1 − α wd) θ − α g.
+/// Two departures from the authors' code, both for stability:
+/// - The authors use the network's output o itself as the factors,
+///   unbounded and of either sign. Then a and b grow linearly with the
+///   gradient means in τ, so the step a α g grows with the square of the
+///   gradient and the decay can turn into a growth: with large gradients
+///   (MSE on sinusoids of amplitude 5) a single task's five inner steps
+///   feed back on themselves and overflow (support loss 19 → 23 → 436 →
+///   5·10⁴ → 10³¹ while a on the first layer went 4.8 → 8.4 → 63 → 945),
+///   and meta-training stops at an infinite meta-loss. The factors 2σ(o)
+///   keep the generated rate and decay within (0, 2) times α and β,
+///   whatever the gradients; they start near 1 (MAML with weight decay)
+///   instead of near the network's random output around 0.
+/// - α and β are stored in units of `innerLR` ("alfa.alpha_scale" starts at
+///   1, "alfa.beta_scale" at `weightDecay`). An outer optimizer like Adam
+///   moves every meta-parameter by about its learning rate per update,
+///   whatever the parameter's scale: raw rates of 0.01 moved by 10⁻³ grow
+///   tenfold in a hundred updates. In units of `innerLR` they move by about
+///   0.1% of `innerLR` per update. The inner rule is the same; only the
+///   outer optimizer's geometry differs (as if the rates had their own
+///   outer learning rate, `innerLR` times the others').
+///
+/// The authors' code feeds the gradient means to the network as constants
+/// (it takes the gradient again, without a graph, for the state); here,
+/// with second order, the meta-gradient flows through them too, so it is
+/// the exact gradient of the meta-loss (first order treats every inner
+/// gradient as a constant, these included). Steps past `innerSteps` (at
+/// evaluation) reuse the last step's α and β.
+///
+/// With the network's output held at o = 0 (a = b = 1), this is MAML with
+/// weight decay: θ ← (1 − α wd) θ − α g.
 public struct ALFA: MetaLearner {
     public let model: any Model
     public let innerLR: Float
@@ -39,6 +62,7 @@ public struct ALFA: MetaLearner {
     public init(model: any Model, innerLR: Float = 0.01, weightDecay: Float = 5e-4, innerSteps: Int = 5,
                 firstOrder: Bool = false, loss: TaskLoss = .mse, pool: WorkerPool = .shared) throws {
         try Check.rate(innerLR, "inner_lr")
+        guard innerLR > 0 else { throw MetaError.argument("inner_lr must be > 0 for ALFA: its learned rates are in units of it") }
         try Check.rate(weightDecay, "weight_decay")
         try Check.steps(innerSteps, "inner_steps")
         guard model.parameterCount > 0 else { throw MetaError.argument("model: ALFA needs a model with parameters") }
@@ -60,7 +84,7 @@ public struct ALFA: MetaLearner {
     public var metaParameterSpecs: [ParameterSpec] {
         let (l, n) = (layers, innerSteps)
         return model.parameterSpecs + [
-            ParameterSpec("alfa.alpha", [n, l]), ParameterSpec("alfa.beta", [n, l]),
+            ParameterSpec("alfa.alpha_scale", [n, l]), ParameterSpec("alfa.beta_scale", [n, l]),
             ParameterSpec("alfa.W1", [2 * l, 2 * l]), ParameterSpec("alfa.b1", [2 * l]),
             ParameterSpec("alfa.W2", [2 * l, 2 * l]), ParameterSpec("alfa.b2", [2 * l]),
         ]
@@ -70,7 +94,7 @@ public struct ALFA: MetaLearner {
         let theta = try model.initialParameters(rng: &rng)
         let (l, n) = (layers, innerSteps)
         let first = try generator.initialParameters(rng: &rng), second = try generator.initialParameters(rng: &rng)
-        return theta + [try Tensor.full([n, l], innerLR), try Tensor.full([n, l], innerLR * weightDecay)] + first + second
+        return theta + [try Tensor.full([n, l], 1), try Tensor.full([n, l], weightDecay)] + first + second
     }
 
     public var batchesTasks: Bool { false }
@@ -80,7 +104,7 @@ public struct ALFA: MetaLearner {
     /// The inner rule of the meta-parameters `meta` (the model's, then ALFA's
     /// six): each step's rate and decay from the generator and α, β.
     func rates(_ meta: [Variable]) -> InnerLoop.Rates {
-        let n = layers, steps = innerSteps
+        let n = layers, steps = innerSteps, unit = innerLR
         let (alpha, beta, w1, b1, w2, b2) = (meta[n], meta[n + 1], meta[n + 2], meta[n + 3], meta[n + 4], meta[n + 5])
         return .rule {
             { step, _, params, grads, _ in
@@ -88,13 +112,17 @@ public struct ALFA: MetaLearner {
                 let state = try Variable.stack(try params.map { try $0.mean() } + grads.map { try $0.mean() }, axis: 0)
                 let hidden = try (try Variable.matmul(try state.reshaped([1, 2 * n]), w1) + b1.reshaped([1, 2 * n])).relu()
                 let out = try (try Variable.matmul(hidden, w2) + b2.reshaped([1, 2 * n])).reshaped([2 * n])
+                let factors = try out.sigmoid() * 2  // a, b in (0, 2): bounded whatever the gradients in the state
                 return try (0..<n).map { l in
                     let p = params[l]
                     func scalar(_ v: Variable) throws -> Variable {
                         try v.reshaped(Array(repeating: 1, count: p.rank)).broadcast(to: p.shape)
                     }
-                    let a = try out.slice(axis: 0, range: l..<(l + 1)) * alpha.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
-                    let b = try out.slice(axis: 0, range: (n + l)..<(n + l + 1)) * beta.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
+                    func learned(_ v: Variable) throws -> Variable {
+                        try v.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1]) * unit
+                    }
+                    let a = try factors.slice(axis: 0, range: l..<(l + 1)) * learned(alpha)
+                    let b = try factors.slice(axis: 0, range: (n + l)..<(n + l + 1)) * learned(beta)
                     let keep = try 1 - b
                     return try p * scalar(keep) - scalar(a) * grads[l]
                 }

@@ -17,13 +17,13 @@ final class ALFATests: XCTestCase {
         }
     }
 
-    /// Meta-parameters whose generator outputs a = b = 1 for any state.
+    /// Meta-parameters whose generator outputs o = 0 (a = 2σ(0) = 1, b = 1) for any state.
     func heldAtOne(_ alfa: ALFA, seed: UInt64 = 1) throws -> [Tensor] {
         var rng = RNG(seed: seed)
         var p = try alfa.initialMetaParameters(rng: &rng)
         let n = alfa.model.parameterCount, w = 2 * n
         p[n + 2] = try Tensor.zeros([w, w]); p[n + 3] = try Tensor.zeros([w])
-        p[n + 4] = try Tensor.zeros([w, w]); p[n + 5] = try Tensor.full([w], 1)
+        p[n + 4] = try Tensor.zeros([w, w]); p[n + 5] = try Tensor.zeros([w])
         return p
     }
 
@@ -86,7 +86,7 @@ final class ALFATests: XCTestCase {
         var rng = RNG(seed: 0)
         let meta = try alfa.initialMetaParameters(rng: &rng)
         XCTAssertEqual(alfa.metaParameterSpecs.map(\.shape), meta.map(\.shape))
-        XCTAssertEqual(alfa.metaParameterSpecs.suffix(6).map(\.name), ["alfa.alpha", "alfa.beta", "alfa.W1", "alfa.b1", "alfa.W2", "alfa.b2"])
+        XCTAssertEqual(alfa.metaParameterSpecs.suffix(6).map(\.name), ["alfa.alpha_scale", "alfa.beta_scale", "alfa.W1", "alfa.b1", "alfa.W2", "alfa.b2"])
         let t = try tasks(1, seed: 2)[0]
         let curve = try alfa.adaptSteps(meta, x: t.supportX, y: t.supportY, steps: 4)  // 2 past the trained steps
         XCTAssertEqual(curve.count, 4)

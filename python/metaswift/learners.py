@@ -688,8 +688,9 @@ class ALFA(_Learner):
 
     At inner step s the state is the mean of every parameter tensor and of
     its support-loss gradient; a small network (two linear layers of width
-    twice the number of tensors, ReLU between) maps it to a rate factor
-    ``a_l`` and a decay factor ``b_l`` per tensor, and each tensor steps
+    twice the number of tensors, ReLU between) maps it to outputs ``o``,
+    read as a rate factor ``a_l = 2 sigmoid(o_l)`` and a decay factor
+    ``b_l = 2 sigmoid(o_{L+l})`` per tensor, and each tensor steps
     ``theta_l <- (1 - b_l beta[s, l]) theta_l - a_l alpha[s, l] grad_l``. The
     network, the per-step per-tensor ``alpha`` and ``beta`` (starting at
     ``inner_lr`` and ``inner_lr * weight_decay``) and the initial parameters
@@ -697,6 +698,19 @@ class ALFA(_Learner):
     through the generated rates too (the authors' code feeds the gradient
     means to the network as constants). Steps past ``inner_steps`` at
     evaluation reuse the last step's ``alpha`` and ``beta``.
+
+    Two departures from the authors' code, for stability. Their factors are
+    the raw outputs ``o``, unbounded and of either sign: they grow with the
+    gradient means in the state, so a step grows with the square of the
+    gradient, and on regression with large gradients (MSE on sinusoids of
+    amplitude 5) one task's inner loop overflows and meta-training stops;
+    ``2 sigmoid(o)`` keeps the factors in (0, 2). And ``alpha`` and
+    ``beta`` are meta-learned in units of ``inner_lr`` (the meta-parameters
+    ``alfa.alpha_scale`` and ``alfa.beta_scale``, starting at 1 and
+    ``weight_decay``): Adam moves a meta-parameter by about its learning
+    rate per update whatever its scale, which multiplied raw rates of 0.01
+    tenfold within a hundred updates. The properties ``alpha`` and ``beta``
+    give the rates and decays themselves.
 
     Args:
         model, first_order, loss: as for :class:`MAML`.
@@ -709,7 +723,7 @@ class ALFA(_Learner):
         >>> import metaswift as ms
         >>> alfa = ms.ALFA(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_lr=0.01, inner_steps=5)
         >>> alfa.parameter_names[-6:]
-        ['alfa.alpha', 'alfa.beta', 'alfa.W1', 'alfa.b1', 'alfa.W2', 'alfa.b2']
+        ['alfa.alpha_scale', 'alfa.beta_scale', 'alfa.W1', 'alfa.b1', 'alfa.W2', 'alfa.b2']
         >>> alfa.alpha.shape  # (inner_steps, parameter tensors)
         (5, 6)
 
@@ -733,13 +747,15 @@ class ALFA(_Learner):
 
     @property
     def alpha(self):
-        """The learned rates' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
-        return self._named("alfa.alpha")
+        """The learned per-step, per-tensor rates ``alpha`` ``(inner_steps, tensors)``: ``inner_lr`` times the
+        meta-parameter ``alfa.alpha_scale`` (a new float32 array)."""
+        return np.float32(self.inner_lr) * self._named("alfa.alpha_scale")
 
     @property
     def beta(self):
-        """The learned weight decays' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
-        return self._named("alfa.beta")
+        """The learned per-step, per-tensor weight decays ``beta`` ``(inner_steps, tensors)``: ``inner_lr`` times
+        the meta-parameter ``alfa.beta_scale`` (a new float32 array)."""
+        return np.float32(self.inner_lr) * self._named("alfa.beta_scale")
 
     def _hyper(self):
         return {**super()._hyper(), "weight_decay": self.weight_decay}
