@@ -20,26 +20,21 @@ import MetaData
 /// at `innerLR` and `innerLR · weightDecay` (the authors' "bias terms"). The
 /// network, α, β and the initial parameters are all meta-learned.
 ///
-/// Two departures from the authors' code, both for stability:
-/// - The authors use the network's output o itself as the factors,
-///   unbounded and of either sign. Then a and b grow linearly with the
-///   gradient means in τ, so the step a α g grows with the square of the
-///   gradient and the decay can turn into a growth: with large gradients
-///   (MSE on sinusoids of amplitude 5) a single task's five inner steps
-///   feed back on themselves and overflow (support loss 19 → 23 → 436 →
-///   5·10⁴ → 10³¹ while a on the first layer went 4.8 → 8.4 → 63 → 945),
-///   and meta-training stops at an infinite meta-loss. The factors 2σ(o)
-///   keep the generated rate and decay within (0, 2) times α and β,
-///   whatever the gradients; they start near 1 (MAML with weight decay)
-///   instead of near the network's random output around 0.
-/// - α and β are stored in units of `innerLR` ("alfa.alpha_scale" starts at
-///   1, "alfa.beta_scale" at `weightDecay`). An outer optimizer like Adam
-///   moves every meta-parameter by about its learning rate per update,
-///   whatever the parameter's scale: raw rates of 0.01 moved by 10⁻³ grow
-///   tenfold in a hundred updates. In units of `innerLR` they move by about
-///   0.1% of `innerLR` per update. The inner rule is the same; only the
-///   outer optimizer's geometry differs (as if the rates had their own
-///   outer learning rate, `innerLR` times the others').
+/// One departure from the authors' code, for stability: they use the
+/// network's output o itself as the factors, unbounded and of either sign.
+/// Then a and b grow linearly with the gradient means in τ, so the step
+/// a α g grows with the square of the gradient and the decay can turn into
+/// a growth: with large gradients (MSE on sinusoids of amplitude 5) a
+/// single task's five inner steps feed back on themselves and overflow
+/// (support loss 15 → 15 → 37 → 2596 → 3·10¹⁸ while a on the first layer
+/// went −1.0 → −1.2 → −2.2 → −150 → −4·10¹⁴), and meta-training stops at
+/// an infinite meta-loss. The factors 2σ(o) keep the generated rate and
+/// decay within (0, 2) times α and β, whatever the gradients; they start
+/// near 1 (MAML with weight decay) instead of near the network's random
+/// output around 0. α and β themselves are stored raw, as the authors'
+/// (MAML++ stores its rates in units of its inner rate instead: there
+/// nothing can scale a rate down for a task with large gradients, while
+/// here the network can).
 ///
 /// The authors' code feeds the gradient means to the network as constants
 /// (it takes the gradient again, without a graph, for the state); here,
@@ -62,7 +57,6 @@ public struct ALFA: MetaLearner {
     public init(model: any Model, innerLR: Float = 0.01, weightDecay: Float = 5e-4, innerSteps: Int = 5,
                 firstOrder: Bool = false, loss: TaskLoss = .mse, pool: WorkerPool = .shared) throws {
         try Check.rate(innerLR, "inner_lr")
-        guard innerLR > 0 else { throw MetaError.argument("inner_lr must be > 0 for ALFA: its learned rates are in units of it") }
         try Check.rate(weightDecay, "weight_decay")
         try Check.steps(innerSteps, "inner_steps")
         guard model.parameterCount > 0 else { throw MetaError.argument("model: ALFA needs a model with parameters") }
@@ -84,7 +78,7 @@ public struct ALFA: MetaLearner {
     public var metaParameterSpecs: [ParameterSpec] {
         let (l, n) = (layers, innerSteps)
         return model.parameterSpecs + [
-            ParameterSpec("alfa.alpha_scale", [n, l]), ParameterSpec("alfa.beta_scale", [n, l]),
+            ParameterSpec("alfa.alpha", [n, l]), ParameterSpec("alfa.beta", [n, l]),
             ParameterSpec("alfa.W1", [2 * l, 2 * l]), ParameterSpec("alfa.b1", [2 * l]),
             ParameterSpec("alfa.W2", [2 * l, 2 * l]), ParameterSpec("alfa.b2", [2 * l]),
         ]
@@ -94,7 +88,7 @@ public struct ALFA: MetaLearner {
         let theta = try model.initialParameters(rng: &rng)
         let (l, n) = (layers, innerSteps)
         let first = try generator.initialParameters(rng: &rng), second = try generator.initialParameters(rng: &rng)
-        return theta + [try Tensor.full([n, l], 1), try Tensor.full([n, l], weightDecay)] + first + second
+        return theta + [try Tensor.full([n, l], innerLR), try Tensor.full([n, l], innerLR * weightDecay)] + first + second
     }
 
     public var batchesTasks: Bool { false }
@@ -104,7 +98,7 @@ public struct ALFA: MetaLearner {
     /// The inner rule of the meta-parameters `meta` (the model's, then ALFA's
     /// six): each step's rate and decay from the generator and α, β.
     func rates(_ meta: [Variable]) -> InnerLoop.Rates {
-        let n = layers, steps = innerSteps, unit = innerLR
+        let n = layers, steps = innerSteps
         let (alpha, beta, w1, b1, w2, b2) = (meta[n], meta[n + 1], meta[n + 2], meta[n + 3], meta[n + 4], meta[n + 5])
         return .rule {
             { step, _, params, grads, _ in
@@ -119,7 +113,7 @@ public struct ALFA: MetaLearner {
                         try v.reshaped(Array(repeating: 1, count: p.rank)).broadcast(to: p.shape)
                     }
                     func learned(_ v: Variable) throws -> Variable {
-                        try v.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1]) * unit
+                        try v.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
                     }
                     let a = try factors.slice(axis: 0, range: l..<(l + 1)) * learned(alpha)
                     let b = try factors.slice(axis: 0, range: (n + l)..<(n + l + 1)) * learned(beta)

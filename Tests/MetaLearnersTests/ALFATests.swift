@@ -86,7 +86,7 @@ final class ALFATests: XCTestCase {
         var rng = RNG(seed: 0)
         let meta = try alfa.initialMetaParameters(rng: &rng)
         XCTAssertEqual(alfa.metaParameterSpecs.map(\.shape), meta.map(\.shape))
-        XCTAssertEqual(alfa.metaParameterSpecs.suffix(6).map(\.name), ["alfa.alpha_scale", "alfa.beta_scale", "alfa.W1", "alfa.b1", "alfa.W2", "alfa.b2"])
+        XCTAssertEqual(alfa.metaParameterSpecs.suffix(6).map(\.name), ["alfa.alpha", "alfa.beta", "alfa.W1", "alfa.b1", "alfa.W2", "alfa.b2"])
         let t = try tasks(1, seed: 2)[0]
         let curve = try alfa.adaptSteps(meta, x: t.supportX, y: t.supportY, steps: 4)  // 2 past the trained steps
         XCTAssertEqual(curve.count, 4)

@@ -699,18 +699,12 @@ class ALFA(_Learner):
     means to the network as constants). Steps past ``inner_steps`` at
     evaluation reuse the last step's ``alpha`` and ``beta``.
 
-    Two departures from the authors' code, for stability. Their factors are
-    the raw outputs ``o``, unbounded and of either sign: they grow with the
+    One departure from the authors' code, for stability: their factors are
+    the raw outputs ``o``, unbounded and of either sign. They grow with the
     gradient means in the state, so a step grows with the square of the
     gradient, and on regression with large gradients (MSE on sinusoids of
-    amplitude 5) one task's inner loop overflows and meta-training stops;
-    ``2 sigmoid(o)`` keeps the factors in (0, 2). And ``alpha`` and
-    ``beta`` are meta-learned in units of ``inner_lr`` (the meta-parameters
-    ``alfa.alpha_scale`` and ``alfa.beta_scale``, starting at 1 and
-    ``weight_decay``): Adam moves a meta-parameter by about its learning
-    rate per update whatever its scale, which multiplied raw rates of 0.01
-    tenfold within a hundred updates. The properties ``alpha`` and ``beta``
-    give the rates and decays themselves.
+    amplitude 5) one task's inner loop overflowed and meta-training stopped;
+    ``2 sigmoid(o)`` keeps the factors in (0, 2).
 
     Args:
         model, first_order, loss: as for :class:`MAML`.
@@ -723,7 +717,7 @@ class ALFA(_Learner):
         >>> import metaswift as ms
         >>> alfa = ms.ALFA(ms.nn.MLP([1, 40, 40, 1], seed=0), inner_lr=0.01, inner_steps=5)
         >>> alfa.parameter_names[-6:]
-        ['alfa.alpha_scale', 'alfa.beta_scale', 'alfa.W1', 'alfa.b1', 'alfa.W2', 'alfa.b2']
+        ['alfa.alpha', 'alfa.beta', 'alfa.W1', 'alfa.b1', 'alfa.W2', 'alfa.b2']
         >>> alfa.alpha.shape  # (inner_steps, parameter tensors)
         (5, 6)
 
@@ -747,15 +741,13 @@ class ALFA(_Learner):
 
     @property
     def alpha(self):
-        """The learned per-step, per-tensor rates ``alpha`` ``(inner_steps, tensors)``: ``inner_lr`` times the
-        meta-parameter ``alfa.alpha_scale`` (a new float32 array)."""
-        return np.float32(self.inner_lr) * self._named("alfa.alpha_scale")
+        """The learned per-step, per-tensor rates ``alpha`` ``(inner_steps, tensors)`` (read-only)."""
+        return self._named("alfa.alpha")
 
     @property
     def beta(self):
-        """The learned per-step, per-tensor weight decays ``beta`` ``(inner_steps, tensors)``: ``inner_lr`` times
-        the meta-parameter ``alfa.beta_scale`` (a new float32 array)."""
-        return np.float32(self.inner_lr) * self._named("alfa.beta_scale")
+        """The learned per-step, per-tensor weight decays ``beta`` ``(inner_steps, tensors)`` (read-only)."""
+        return self._named("alfa.beta")
 
     def _hyper(self):
         return {**super()._hyper(), "weight_decay": self.weight_decay}

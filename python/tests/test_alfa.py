@@ -97,13 +97,11 @@ def test_the_generated_factors_are_bounded_whatever_the_generator_outputs():
 
 def test_sinusoid_meta_training_stays_finite_with_large_gradients():
     """The sinusoid example's setting (MLP 1-40-40-1 ReLU, five steps from 0.01, MSE, Adam 1e-3) on the
-    largest amplitudes only. With the authors' unbounded factors and raw rates the same example's
-    meta-loss became infinite at meta-step 339: the generated rates grew with the gradients until one
-    task's inner loop overflowed."""
+    largest amplitudes only. With the authors' unbounded factors the same example's meta-loss became
+    infinite at meta-step 339: the generated rates grew with the gradients until one task's inner loop
+    overflowed."""
     tasks = ms.data.Sinusoid(shots=10, queries=10, amplitude=(4.0, 5.0), seed=1)
     alfa = ms.ALFA(ms.nn.MLP([1, 40, 40, 1], activation="relu", seed=0), inner_lr=0.01, inner_steps=5)
     losses = alfa.fit(tasks, meta_batch_size=10, steps=300, optimizer=ms.optim.Adam(lr=1e-3), progress=False).losses
     assert np.isfinite(losses).all()
     assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:50]), (np.mean(losses[:50]), np.mean(losses[-50:]))
-    # In units of inner_lr the rates moved by a fraction of their start, not by multiples of it.
-    assert np.abs(alfa.alpha - 0.01).max() < 0.005, alfa.alpha
