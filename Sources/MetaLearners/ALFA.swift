@@ -11,22 +11,40 @@ import MetaData
 /// support-loss gradients g₁ … g_L, the task state is
 /// τ = [mean θ₁, …, mean θ_L, mean g₁, …, mean g_L] and the network (two
 /// linear layers of width 2L with a ReLU between, as the authors' code)
-/// outputs (a₁ … a_L, b₁ … b_L). Each tensor then steps
+/// outputs o = (o₁ … o_L, o_{L+1} … o_{2L}), read as the factors
+/// a_l = 2σ(o_l) and b_l = 2σ(o_{L+l}), each in (0, 2). Each tensor then steps
 ///
 ///     θ_l ← (1 − b_l β_{s,l}) θ_l − a_l α_{s,l} g_l,
 ///
 /// where α_{s,l} and β_{s,l} are learned per step and per tensor, starting
 /// at `innerLR` and `innerLR · weightDecay` (the authors' "bias terms"). The
-/// network, α, β and the initial parameters are all meta-learned. The
-/// authors' code feeds the gradient means to the network as constants (it
-/// takes the gradient again, without a graph, for the state); here, with
-/// second order, the meta-gradient flows through them too, so it is the
-/// exact gradient of the meta-loss (first order treats every inner gradient
-/// as a constant, these included). Steps past `innerSteps` (at evaluation)
-/// reuse the last step's α and β.
+/// network, α, β and the initial parameters are all meta-learned.
 ///
-/// With the network's output held at a = b = 1, this is MAML with weight
-/// decay: θ ← (1 − α wd) θ − α g.
+/// One departure from the authors' code, for stability: they use the
+/// network's output o itself as the factors, unbounded and of either sign.
+/// Then a and b grow linearly with the gradient means in τ, so the step
+/// a α g grows with the square of the gradient and the decay can turn into
+/// a growth: with large gradients (MSE on sinusoids of amplitude 5) a
+/// single task's five inner steps feed back on themselves and overflow
+/// (support loss 15 → 15 → 37 → 2596 → 3·10¹⁸ while a on the first layer
+/// went −1.0 → −1.2 → −2.2 → −150 → −4·10¹⁴), and meta-training stops at
+/// an infinite meta-loss. The factors 2σ(o) keep the generated rate and
+/// decay within (0, 2) times α and β, whatever the gradients; they start
+/// near 1 (MAML with weight decay) instead of near the network's random
+/// output around 0. α and β themselves are stored raw, as the authors'
+/// (MAML++ stores its rates in units of its inner rate instead: there
+/// nothing can scale a rate down for a task with large gradients, while
+/// here the network can).
+///
+/// The authors' code feeds the gradient means to the network as constants
+/// (it takes the gradient again, without a graph, for the state); here,
+/// with second order, the meta-gradient flows through them too, so it is
+/// the exact gradient of the meta-loss (first order treats every inner
+/// gradient as a constant, these included). Steps past `innerSteps` (at
+/// evaluation) reuse the last step's α and β.
+///
+/// With the network's output held at o = 0 (a = b = 1), this is MAML with
+/// weight decay: θ ← (1 − α wd) θ − α g.
 public struct ALFA: MetaLearner {
     public let model: any Model
     public let innerLR: Float
@@ -88,13 +106,17 @@ public struct ALFA: MetaLearner {
                 let state = try Variable.stack(try params.map { try $0.mean() } + grads.map { try $0.mean() }, axis: 0)
                 let hidden = try (try Variable.matmul(try state.reshaped([1, 2 * n]), w1) + b1.reshaped([1, 2 * n])).relu()
                 let out = try (try Variable.matmul(hidden, w2) + b2.reshaped([1, 2 * n])).reshaped([2 * n])
+                let factors = try out.sigmoid() * 2  // a, b in (0, 2): bounded whatever the gradients in the state
                 return try (0..<n).map { l in
                     let p = params[l]
                     func scalar(_ v: Variable) throws -> Variable {
                         try v.reshaped(Array(repeating: 1, count: p.rank)).broadcast(to: p.shape)
                     }
-                    let a = try out.slice(axis: 0, range: l..<(l + 1)) * alpha.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
-                    let b = try out.slice(axis: 0, range: (n + l)..<(n + l + 1)) * beta.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
+                    func learned(_ v: Variable) throws -> Variable {
+                        try v.sliced(lower: [row, l], upper: [row + 1, l + 1]).reshaped([1])
+                    }
+                    let a = try factors.slice(axis: 0, range: l..<(l + 1)) * learned(alpha)
+                    let b = try factors.slice(axis: 0, range: (n + l)..<(n + l + 1)) * learned(beta)
                     let keep = try 1 - b
                     return try p * scalar(keep) - scalar(a) * grads[l]
                 }

@@ -7,8 +7,20 @@ import MetaData
 /// MAML"): MAML with the paper's fixes, each a switch.
 ///
 /// - LSLR: a learned learning rate per inner step and per adapted parameter
-///   tensor ("mamlpp.lr", shape [steps, adapted tensors]), starting at
-///   `innerLR`; off (`learnRates: false`), every step takes `innerLR`.
+///   tensor, starting at `innerLR`; off (`learnRates: false`), every step
+///   takes `innerLR`. The rates are stored in units of `innerLR`
+///   ("mamlpp.lr_scale", shape [steps, adapted tensors], starting at 1; the
+///   rate is `innerLR` times it), where the paper's code stores them raw. An
+///   outer optimizer like Adam moves every meta-parameter by about its
+///   learning rate per update whatever the parameter's scale, so raw rates
+///   of 0.01 under Adam 10⁻³ grow tenfold in a hundred updates; on
+///   sinusoid regression (MSE, amplitudes to 5) the first layer's rates
+///   reached 0.1 by update 142, where a large-amplitude task's five inner
+///   steps diverge (support loss 18 → 64 → 410 → 3·10⁶ → 2·10²⁵) and the
+///   meta-loss becomes infinite. In units of `innerLR` a rate moves by about
+///   0.1% of `innerLR` per update: the inner rule is the paper's, only the
+///   outer optimizer's geometry differs (as if the rates had their own outer
+///   learning rate, `innerLR` times the others').
 /// - MSL: the meta-loss is Σ_s v_s L_query(θ_s) over the steps, with the
 ///   paper's importance vector v annealed over `mslEpochs` epochs from
 ///   uniform towards the last step (`importance(epoch:)`); after that, and
@@ -48,6 +60,9 @@ public struct MAMLPlusPlus: MetaLearner {
                 iterationsPerEpoch: Int = 500, perStepNormalization: Bool = true, adaptNormalization: Bool = false,
                 pool: WorkerPool = .shared) throws {
         try Check.rate(innerLR, "inner_lr")
+        guard innerLR > 0 || !learnRates else {
+            throw MetaError.argument("inner_lr must be > 0 for MAML++ with learn_rates: its learned rates are in units of it")
+        }
         try Check.steps(innerSteps, "inner_steps")
         try Check.steps(mslEpochs, "msl_epochs", allowZero: true)
         try Check.steps(firstOrderEpochs, "first_order_epochs", allowZero: true)
@@ -91,13 +106,13 @@ public struct MAMLPlusPlus: MetaLearner {
 
     public var metaParameterSpecs: [ParameterSpec] {
         let specs = model.parameterSpecs
-        return specs + (learnRates ? [ParameterSpec("mamlpp.lr", [innerSteps, adapted.count])] : [])
+        return specs + (learnRates ? [ParameterSpec("mamlpp.lr_scale", [innerSteps, adapted.count])] : [])
             + stepCopies.map { ParameterSpec("mamlpp.step\($0.step).\(specs[$0.index].name)", specs[$0.index].shape) }
     }
 
     public func initialMetaParameters(rng: inout RNG) throws -> [Tensor] {
         let theta = try model.initialParameters(rng: &rng)
-        return theta + (learnRates ? [try Tensor.full([innerSteps, adapted.count], innerLR)] : [])
+        return theta + (learnRates ? [try Tensor.full([innerSteps, adapted.count], 1)] : [])
             + stepCopies.map { theta[$0.index] }
     }
 
@@ -131,13 +146,13 @@ public struct MAMLPlusPlus: MetaLearner {
     /// rates and normalisation weights.
     func unroll(_ meta: [Variable], x: Tensor, y: Tensor, steps: Int, createGraph: Bool,
                 context: ForwardContext?) throws -> [[Variable]] {
-        let n = model.parameterCount, last = innerSteps - 1
+        let n = model.parameterCount, last = innerSteps - 1, unit = innerLR
         let mask = (0..<n).map(Set(adapted).contains)
         let rates: InnerLoop.Rates = learnRates ? .rule {
             { s, _, params, grads, _ in
                 let row = Swift.min(s, last)
                 return try (0..<params.count).map { k in
-                    let rate = try meta[n].sliced(lower: [row, k], upper: [row + 1, k + 1])
+                    let rate = try (try meta[n].sliced(lower: [row, k], upper: [row + 1, k + 1]) * unit)
                         .reshaped(Array(repeating: 1, count: params[k].rank)).broadcast(to: params[k].shape)
                     return try params[k] - rate * grads[k]
                 }

@@ -17,13 +17,13 @@ final class ALFATests: XCTestCase {
         }
     }
 
-    /// Meta-parameters whose generator outputs a = b = 1 for any state.
+    /// Meta-parameters whose generator outputs o = 0 (a = 2σ(0) = 1, b = 1) for any state.
     func heldAtOne(_ alfa: ALFA, seed: UInt64 = 1) throws -> [Tensor] {
         var rng = RNG(seed: seed)
         var p = try alfa.initialMetaParameters(rng: &rng)
         let n = alfa.model.parameterCount, w = 2 * n
         p[n + 2] = try Tensor.zeros([w, w]); p[n + 3] = try Tensor.zeros([w])
-        p[n + 4] = try Tensor.zeros([w, w]); p[n + 5] = try Tensor.full([w], 1)
+        p[n + 4] = try Tensor.zeros([w, w]); p[n + 5] = try Tensor.zeros([w])
         return p
     }
 

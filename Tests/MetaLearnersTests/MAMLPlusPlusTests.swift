@@ -119,7 +119,7 @@ final class MAMLPlusPlusTests: XCTestCase {
         let names = plus.metaParameterSpecs.map(\.name)
         XCTAssertEqual(names.filter { $0.hasPrefix("mamlpp.step") },
                        ["mamlpp.step1.ln.gamma", "mamlpp.step1.ln.beta", "mamlpp.step2.ln.gamma", "mamlpp.step2.ln.beta"])
-        XCTAssertEqual(plus.metaParameterSpecs[names.firstIndex(of: "mamlpp.lr")!].shape, [3, 4])  // 4 tensors adapted
+        XCTAssertEqual(plus.metaParameterSpecs[names.firstIndex(of: "mamlpp.lr_scale")!].shape, [3, 4])  // 4 tensors adapted
         // Move the copies and rates off their starting values.
         var r = TestRandom(seed: 11)
         for i in plus.model.parameterCount..<meta.count { meta[i] = try meta[i].zip(r.tensor(meta[i].shape, -0.05, 0.05), .add) }

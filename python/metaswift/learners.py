@@ -690,8 +690,9 @@ class ALFA(_Learner):
 
     At inner step s the state is the mean of every parameter tensor and of
     its support-loss gradient; a small network (two linear layers of width
-    twice the number of tensors, ReLU between) maps it to a rate factor
-    ``a_l`` and a decay factor ``b_l`` per tensor, and each tensor steps
+    twice the number of tensors, ReLU between) maps it to outputs ``o``,
+    read as a rate factor ``a_l = 2 sigmoid(o_l)`` and a decay factor
+    ``b_l = 2 sigmoid(o_{L+l})`` per tensor, and each tensor steps
     ``theta_l <- (1 - b_l beta[s, l]) theta_l - a_l alpha[s, l] grad_l``. The
     network, the per-step per-tensor ``alpha`` and ``beta`` (starting at
     ``inner_lr`` and ``inner_lr * weight_decay``) and the initial parameters
@@ -699,6 +700,13 @@ class ALFA(_Learner):
     through the generated rates too (the authors' code feeds the gradient
     means to the network as constants). Steps past ``inner_steps`` at
     evaluation reuse the last step's ``alpha`` and ``beta``.
+
+    One departure from the authors' code, for stability: their factors are
+    the raw outputs ``o``, unbounded and of either sign. They grow with the
+    gradient means in the state, so a step grows with the square of the
+    gradient, and on regression with large gradients (MSE on sinusoids of
+    amplitude 5) one task's inner loop overflowed and meta-training stopped;
+    ``2 sigmoid(o)`` keeps the factors in (0, 2).
 
     Args:
         model, first_order, loss: as for :class:`MAML`.
@@ -735,12 +743,12 @@ class ALFA(_Learner):
 
     @property
     def alpha(self):
-        """The learned rates' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
+        """The learned per-step, per-tensor rates ``alpha`` ``(inner_steps, tensors)`` (read-only)."""
         return self._named("alfa.alpha")
 
     @property
     def beta(self):
-        """The learned weight decays' per-step, per-tensor factors ``(inner_steps, tensors)`` (read-only)."""
+        """The learned per-step, per-tensor weight decays ``beta`` ``(inner_steps, tensors)`` (read-only)."""
         return self._named("alfa.beta")
 
     def _hyper(self):
@@ -754,7 +762,12 @@ class MAMLPlusPlus(_Learner):
     """MAML++: MAML with the fixes of "How to train your MAML", each a switch.
 
     - ``learn_rates`` (LSLR): a learned rate per inner step and per adapted
-      parameter tensor, starting at ``inner_lr`` (``learning_rates``).
+      parameter tensor, starting at ``inner_lr`` (``learning_rates``). They
+      are meta-learned in units of ``inner_lr`` (the meta-parameter
+      ``mamlpp.lr_scale``, starting at 1), where the paper's code learns
+      them raw: Adam moves a meta-parameter by about its learning rate per
+      update whatever its scale, which multiplied raw rates of 0.01 tenfold
+      within a hundred updates and made sinusoid regression diverge.
     - ``multi_step_loss`` (MSL): the meta-loss weighs the query loss after
       every step, the paper's importance vector moving from uniform to the
       last step over ``msl_epochs`` epochs; the last step alone after.
@@ -819,9 +832,12 @@ class MAMLPlusPlus(_Learner):
 
     @property
     def learning_rates(self):
-        """The learned rates ``(inner_steps, adapted tensors)``, or None when ``learn_rates`` is off (read-only)."""
+        """The learned rates ``(inner_steps, adapted tensors)``: ``inner_lr`` times the meta-parameter
+        ``mamlpp.lr_scale`` (a new float32 array), or None when ``learn_rates`` is off."""
         names = self.parameter_names
-        return self.parameters()[names.index("mamlpp.lr")] if "mamlpp.lr" in names else None
+        if "mamlpp.lr_scale" not in names:
+            return None
+        return np.float32(self.inner_lr) * self.parameters()[names.index("mamlpp.lr_scale")]
 
     def fit(self, taskset, meta_batch_size=8, steps=1000, optimizer=None, seed=0, progress=True, resume=False,
             checkpoint=None, checkpoint_every=100, resume_from=None, comm=None):

@@ -7,13 +7,11 @@ import metaswift as ms
 
 
 def hold_at_one(alfa):
-    """Sets the generator so it outputs 1 for every rate and decay factor."""
+    """Sets the generator so it outputs o = 0, so every rate and decay factor 2 sigmoid(o) is 1."""
     names = alfa.parameter_names
-    for name in ("alfa.W1", "alfa.b1", "alfa.W2"):
+    for name in ("alfa.W1", "alfa.b1", "alfa.W2", "alfa.b2"):
         i = names.index(name)
         alfa._learner.call("set_meta_parameter", index=i, value=np.zeros_like(alfa.parameters()[i]))
-    i = names.index("alfa.b2")
-    alfa._learner.call("set_meta_parameter", index=i, value=np.ones_like(alfa.parameters()[i]))
 
 
 def test_held_at_one_it_steps_as_gradient_descent_with_weight_decay():
@@ -76,3 +74,34 @@ def test_meta_training_learns_rates_and_lowers_the_adapted_loss():
     assert after.loss < 0.5 * before, (before, after.loss)
     assert len(after.curve) == 3
     assert not np.array_equal(alpha, alfa.alpha)  # the rates moved
+
+
+def test_the_generated_factors_are_bounded_whatever_the_generator_outputs():
+    """The factors are 2 sigmoid(o), in (0, 2): a generator output of 30 steps as MAML with twice the
+    rate and decay, where the raw output (the authors' code) would step 30 times as far."""
+    g = np.random.default_rng(1)
+    x = g.normal(size=(8, 3)).astype(np.float32)
+    y = (100 * g.normal(size=(8, 1))).astype(np.float32)  # large targets, large gradients
+    lr, wd = 0.05, 0.02
+    alfa = ms.ALFA(ms.nn.MLP([3, 1], seed=1), inner_lr=lr, inner_steps=1, weight_decay=wd)
+    hold_at_one(alfa)
+    i = alfa.parameter_names.index("alfa.b2")
+    alfa._learner.call("set_meta_parameter", index=i, value=np.full_like(alfa.parameters()[i], 30.0))
+    w, b = (np.array(p, dtype=np.float64) for p in alfa.model.parameters())
+    r = x @ w + b - y
+    gw, gb = 2 * x.T @ r / r.size, 2 * r.sum(axis=0) / r.size
+    got = alfa.adapt(x, y).parameters()
+    np.testing.assert_allclose(got[0], (1 - 2 * lr * wd) * w - 2 * lr * gw, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got[1], (1 - 2 * lr * wd) * b - 2 * lr * gb, rtol=1e-4, atol=1e-4)
+
+
+def test_sinusoid_meta_training_stays_finite_with_large_gradients():
+    """The sinusoid example's setting (MLP 1-40-40-1 ReLU, five steps from 0.01, MSE, Adam 1e-3) on the
+    largest amplitudes only. With the authors' unbounded factors the same example's meta-loss became
+    infinite at meta-step 339: the generated rates grew with the gradients until one task's inner loop
+    overflowed."""
+    tasks = ms.data.Sinusoid(shots=10, queries=10, amplitude=(4.0, 5.0), seed=1)
+    alfa = ms.ALFA(ms.nn.MLP([1, 40, 40, 1], activation="relu", seed=0), inner_lr=0.01, inner_steps=5)
+    losses = alfa.fit(tasks, meta_batch_size=10, steps=300, optimizer=ms.optim.Adam(lr=1e-3), progress=False).losses
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:50]), (np.mean(losses[:50]), np.mean(losses[-50:]))

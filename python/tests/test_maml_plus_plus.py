@@ -72,3 +72,27 @@ def test_meta_training_lowers_the_adapted_loss_and_moves_the_rates():
     again = ms.MAMLPlusPlus(ms.nn.MLP([1, 32, 32, 1], seed=0), inner_lr=0.01, inner_steps=2, loss="mse")
     again.fit(tasks, meta_batch_size=10, steps=300, progress=False)
     assert again.evaluate(test, tasks=100).loss < 0.9 * before
+
+
+def test_sinusoid_meta_training_stays_finite_with_large_gradients():
+    """The sinusoid example's setting (MLP 1-40-40-1 ReLU, five steps from 0.01, MSE, Adam 1e-3) on the
+    largest amplitudes only. Rates learned raw (the paper's code), as they are here with inner_lr=1 and
+    the scales at 0.01, move by about 1e-3 per update: the meta-loss became infinite at update 245."""
+    tasks = ms.data.Sinusoid(shots=10, queries=10, amplitude=(4.0, 5.0), seed=1)
+    plus = ms.MAMLPlusPlus(ms.nn.MLP([1, 40, 40, 1], activation="relu", seed=0), inner_lr=0.01, inner_steps=5,
+                           loss="mse")
+    losses = plus.fit(tasks, meta_batch_size=10, steps=300, optimizer=ms.optim.Adam(lr=1e-3), progress=False).losses
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-50:]) < 0.5 * np.mean(losses[:50]), (np.mean(losses[:50]), np.mean(losses[-50:]))
+    assert np.abs(plus.learning_rates - 0.01).max() < 0.005, plus.learning_rates
+
+
+def test_its_rates_are_learned_in_units_of_inner_lr():
+    plus = ms.MAMLPlusPlus(ms.nn.MLP([1, 8, 1], seed=0), inner_lr=0.02, inner_steps=2, loss="mse")
+    i = plus.parameter_names.index("mamlpp.lr_scale")
+    np.testing.assert_array_equal(plus.parameters()[i], 1)
+    plus._learner.call("set_meta_parameter", index=i, value=np.full_like(plus.parameters()[i], 3.0))
+    np.testing.assert_allclose(plus.learning_rates, 0.06, rtol=1e-6)
+    with pytest.raises(ms.Error, match="inner_lr"):
+        ms.MAMLPlusPlus(ms.nn.MLP([1, 8, 1], seed=0), inner_lr=0.0, loss="mse")
+    ms.MAMLPlusPlus(ms.nn.MLP([1, 8, 1], seed=0), inner_lr=0.0, loss="mse", learn_rates=False)  # nothing to learn
