@@ -10,7 +10,10 @@ interval:
 - MAML with Adam as its inner optimizer (lr 0.01), the state differentiated through;
 - ALFA: five generated-rate steps from 0.01 (Baik et al.);
 - MAML++: five steps with learned per-step rates from 0.01 and the multi-step
-  loss (Antoniou et al.), its outer rate annealed along a cosine.
+  loss (Antoniou et al.), its outer rate annealed along a cosine;
+- LSTM: the LSTM meta-learner (Ravi & Larochelle), five steps of its learned
+  update (rates starting near 0.01), the paper's first order; LSTM-exact: the
+  same with the exact meta-gradient.
 
     python examples/learned_strategies_sinusoid.py [--minutes 2]
 """
@@ -27,6 +30,8 @@ def learners():
         "MAML, inner Adam": lambda: ms.MAML(mlp(), inner_lr=0.01, inner_steps=1, inner_optimizer="adam"),
         "ALFA": lambda: ms.ALFA(mlp(), inner_lr=0.01, inner_steps=5),
         "MAML++": lambda: ms.MAMLPlusPlus(mlp(), inner_lr=0.01, inner_steps=5, loss="mse", iterations_per_epoch=500),
+        "LSTM": lambda: ms.LSTMMetaLearner(mlp(), inner_steps=5, loss="mse"),
+        "LSTM-exact": lambda: ms.LSTMMetaLearner(mlp(), inner_steps=5, loss="mse", first_order=False),
     }
 
 
