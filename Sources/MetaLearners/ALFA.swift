@@ -143,9 +143,6 @@ public struct ALFA: MetaLearner {
 
     public func adaptSteps(_ metaParams: [Tensor], x: Tensor, y: Tensor, steps: Int) throws -> [[Tensor]] {
         try checkMetaParameters(metaParams, finite: false)
-        try Check.steps(steps, "steps", allowZero: true)
-        let all = metaParams.map { Variable($0) }
-        return try inner.adaptSteps(Array(all[0..<layers]), x: x, y: y, steps: steps, rates: rates(all),
-                                    createGraph: false).map { $0.map(\.value) }
+        return try inner.ruleSteps(metaParams, adapting: layers, x: x, y: y, steps: steps, rates: rates)
     }
 }

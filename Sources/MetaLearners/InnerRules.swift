@@ -91,3 +91,17 @@ public enum InnerOptimizer: Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension InnerLoop {
+    /// The model's parameters after each of `steps` steps of a rule made
+    /// from all the meta-parameters (the model's `adapting` first, then the
+    /// learner's own): the curves of ALFA and the LSTM meta-learner, whose
+    /// rules read their own meta-parameters. Nothing is recorded.
+    func ruleSteps(_ metaParams: [Tensor], adapting layers: Int, x: Tensor, y: Tensor, steps: Int,
+                   rates: ([Variable]) -> Rates) throws -> [[Tensor]] {
+        try Check.steps(steps, "steps", allowZero: true)
+        let all = metaParams.map { Variable($0) }
+        return try adaptSteps(Array(all[0..<layers]), x: x, y: y, steps: steps, rates: rates(all),
+                              createGraph: false).map { $0.map(\.value) }
+    }
+}
