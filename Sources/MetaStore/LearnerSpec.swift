@@ -144,25 +144,18 @@ public struct LearnerSpec: Equatable, Sendable {
             try self.init(kind, distance: distance, temperature: try args.real("temperature"))
             return
         }
-        if kind.isTransfer {
-            var values: [String: TransferValue] = [:]
-            for rule in LearnerSpec.transferArguments(kind) {
-                switch rule.fallback {
-                case .real: if let v = try args.real(rule.name) { values[rule.name] = .real(v) }
-                case .integer: if let v = try args.integer(rule.name) { values[rule.name] = .integer(v) }
-                case .text: if let v = try args.text(rule.name) { values[rule.name] = .text(v) }
-                }
-            }
-            try self.init(kind, transfer: values)
-            return
-        }
+        // The transfer learners' hyper-parameters, MAML++'s switches, the LSTM meta-learner's network.
         var options: [String: TransferValue] = [:]
-        for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches, the LSTM meta-learner's network
+        for rule in LearnerSpec.transferArguments(kind) {
             switch rule.fallback {
             case .real: if let v = try args.real(rule.name) { options[rule.name] = .real(v) }
             case .integer: if let v = try args.integer(rule.name) { options[rule.name] = .integer(v) }
             case .text: if let v = try args.text(rule.name) { options[rule.name] = .text(v) }
             }
+        }
+        if kind.isTransfer {
+            try self.init(kind, transfer: options)
+            return
         }
         let innerLR = kind.takesRate ? try args.real("inner_lr") : nil, innerSteps = try args.integer("inner_steps")
         let firstOrder = try args.flag("first_order"), loss = try args.text("loss").map(LearnerSpec.loss(named:))
@@ -371,14 +364,16 @@ extension LearnerSpec {
     /// the order Python's classes pass them (ANIL adds "head_parameters"; ProtoNet has "model" and "distance").
     public var json: JSON {
         var arguments: [(String, JSON)] = [("model", RecipeValue.model)]
-        if kind.isTransfer {
-            for rule in LearnerSpec.transferArguments(kind) {
-                switch transfer[rule.name] ?? rule.fallback {
-                case .real(let v): arguments.append((rule.name, RecipeValue.float(v)))
-                case .integer(let v): arguments.append((rule.name, RecipeValue.int(v)))
-                case .text(let v): arguments.append((rule.name, RecipeValue.string(v)))
-                }
+        // The transfer learners' hyper-parameters, MAML++'s switches, the LSTM meta-learner's network.
+        let options = LearnerSpec.transferArguments(kind).map { rule -> (String, JSON) in
+            switch transfer[rule.name] ?? rule.fallback {
+            case .real(let v): return (rule.name, RecipeValue.float(v))
+            case .integer(let v): return (rule.name, RecipeValue.int(v))
+            case .text(let v): return (rule.name, RecipeValue.string(v))
             }
+        }
+        if kind.isTransfer {
+            arguments += options
         } else if let distance {
             arguments.append(("distance", RecipeValue.string(LearnerSpec.distances.first { $0.1 == distance }!.0)))
             if let temperature { arguments.append(("temperature", RecipeValue.float(temperature))) }
@@ -386,13 +381,7 @@ extension LearnerSpec {
             if kind.takesRate { arguments.append(("inner_lr", RecipeValue.float(innerLR))) }
             arguments += [("inner_steps", RecipeValue.int(innerSteps)),
                           ("first_order", RecipeValue.flag(firstOrder)), ("loss", RecipeValue.string(loss.rawValue))]
-            for rule in LearnerSpec.transferArguments(kind) {  // MAML++'s switches, the LSTM meta-learner's network
-                switch transfer[rule.name] ?? rule.fallback {
-                case .real(let v): arguments.append((rule.name, RecipeValue.float(v)))
-                case .integer(let v): arguments.append((rule.name, RecipeValue.int(v)))
-                case .text(let v): arguments.append((rule.name, RecipeValue.string(v)))
-                }
-            }
+            arguments += options
         }
         if let headParameters { arguments.append(("head_parameters", RecipeValue.int(headParameters))) }
         if let innerOptimizer { arguments.append(("inner_optimizer", RecipeValue.string(innerOptimizer))) }

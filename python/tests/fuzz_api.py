@@ -995,6 +995,8 @@ def new_optimizer(g):
         kwargs = {"hidden": g.int_(1, 6), "seed": g.int_(0, 9)}
         if g.r.random() < 0.3:
             kwargs["output_scale"] = g.real(0.01, 0.5)
+        if g.r.random() < 0.3:
+            kwargs["cell"] = g.choice(("lstm", "gru"))
         if g.mutate(0.05):
             kwargs["hidden"] = g.r.choice(["0", "-3", "1e9", "'x'"])
         return Stmt("ms.optim.Learned", [], kwargs)

@@ -22,14 +22,6 @@ import Glibc
 // Several results come back packed in one buffer (see `contiguousPart` for
 // taking them apart without copies): one allocation, one pass.
 
-/// σ(v), exactly as `map(.sigmoid)`: split by sign so exp never overflows.
-@inline(__always)
-func sigmoidScalar(_ v: Float) -> Float {
-    if v >= 0 { return 1 / (1 + expf(-v)) }
-    let e = expf(v)
-    return e / (1 + e)
-}
-
 extension Tensor {
     static func checkCell(_ op: String, _ t: Tensor, _ name: String, _ shape: [Int]) throws {
         guard t.shape == shape else {

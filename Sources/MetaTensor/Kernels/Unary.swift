@@ -14,6 +14,15 @@ public enum UnaryOp: String, Sendable, CaseIterable {
     case sign
 }
 
+/// σ(v), split by sign so exp never overflows: `map(.sigmoid)`'s, and the
+/// fused recurrent cells' (so the two agree bit for bit).
+@inline(__always)
+func sigmoidScalar(_ v: Float) -> Float {
+    if v >= 0 { return 1 / (1 + expf(-v)) }
+    let e = expf(v)
+    return e / (1 + e)
+}
+
 extension Tensor {
     public func map(_ op: UnaryOp) throws -> Tensor {
         let n = count
@@ -25,12 +34,7 @@ extension Tensor {
         case .log: for i in 0..<n { y[i] = logf(x[i]) }
         case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
         case .tanh: for i in 0..<n { y[i] = tanhf(x[i]) }
-        case .sigmoid:
-            // Split by sign so exp never overflows.
-            for i in 0..<n {
-                let v = x[i]
-                if v >= 0 { y[i] = 1 / (1 + expf(-v)) } else { let e = expf(v); y[i] = e / (1 + e) }
-            }
+        case .sigmoid: for i in 0..<n { y[i] = sigmoidScalar(x[i]) }
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
         case .square: for i in 0..<n { y[i] = x[i] * x[i] }
