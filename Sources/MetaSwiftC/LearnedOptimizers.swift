@@ -16,14 +16,17 @@ final class OptimizeeObject: Bridged {
 /// What an "optimizer_trainer" points to: MetaLearners'
 /// `LearnedOptimizerTrainer` for one learned optimizer object, which it
 /// writes its trained weights back to after every run (so that object, used
-/// as any optimizer, is the trained one). A run carries on from the
-/// object's weights if someone set them since. Runs are serialised.
+/// as any optimizer, is the trained one: with validation, the best validated
+/// weights so far). A run carries on from the trainer's own latest weights,
+/// or from the object's if someone set them since. Runs are serialised.
 final class OptimizerTrainerObject: Bridged {
     static let kind = HandleKind.optimizerTrainer
     let optimizer: OptimizerObject
     let problems: OptimizeeObject
     private let lock = Lock()
     private var trainer: LearnedOptimizerTrainer
+    /// The optimizer object's revision after this trainer last wrote it.
+    private var written: Int?
 
     init(optimizer: OptimizerObject, problems: OptimizeeObject, trainer: LearnedOptimizerTrainer) {
         self.optimizer = optimizer
@@ -98,6 +101,9 @@ extension Kinds {
             let batch = try args.int("meta_batch_size", default: 1, in: 1...100_000)
             let mode = try args.choice("mode", default: MetaGradientMode.firstOrder)
             let seed = try args.seed("seed")
+            let validationProblems = try args.optionalInt("validation_problems", in: 1...1_000_000)
+            let every = try args.int("validate_every", default: 100, in: 1...Int64(Int32.max))
+            let validationSeed = try args.seed("validation_seed", default: seed &+ 1)
             try args.done()
             guard let net = optimizer.learned else {
                 throw BridgeError.argument("optimizer: expected a learned optimizer (optimizer.Learned), got a rule optimizer")
@@ -110,7 +116,10 @@ extension Kinds {
             }
             let trainer = try LearnedOptimizerTrainer(optimizer: net, weights: optimizer.weights, family: problems.family,
                                                       metaOptimizer: meta.transformation, unroll: unroll,
-                                                      truncation: truncation, metaBatchSize: batch, mode: mode, seed: seed)
+                                                      truncation: truncation, metaBatchSize: batch, mode: mode, seed: seed,
+                                                      validation: validationProblems.map {
+                                                          .init(problems: $0, every: every, seed: validationSeed)
+                                                      })
             return OptimizerTrainerObject(optimizer: optimizer, problems: problems, trainer: trainer)
         },
     ]
@@ -162,15 +171,9 @@ extension OptimizeeObject {
         let seed = try args.seed("seed")
         try args.done()
         try Check.fitsInMemory(count, times: steps + 1, "steps")
-        let transformation = optimizer.transformation
-        var rng = RNG(seed: seed)
-        var all: [Float] = []
-        all.reserveCapacity(count * (steps + 1))
-        for _ in 0..<count {
-            var draw = rng.split()
-            all += try lossCurve(try family.sample(rng: &draw, steps: steps), transformation: transformation, steps: steps)
-        }
-        out.set("losses", try Tensor(shape: [count, steps + 1], scalars: all))
+        let curves = try MetaSwift.lossCurves(family, transformation: optimizer.transformation, problems: count,
+                                              steps: steps, seed: seed)
+        out.set("losses", try Tensor(shape: [count, steps + 1], scalars: curves.flatMap { $0 }))
     }
 }
 
@@ -178,19 +181,32 @@ extension OptimizerTrainerObject {
     static let methods: [String: Method<OptimizerTrainerObject>] = [
         "run": OptimizerTrainerObject.run,
         "steps": OptimizerTrainerObject.stepCount,
+        "validations": OptimizerTrainerObject.validationsMethod,
     ]
 
-    /// `steps` truncations (each one meta-update); returns their meta-losses
-    /// and writes the weights back to the optimizer object, also when a
-    /// truncation fails (those of the last one done).
+    /// `steps` truncations (each one meta-update, and the validations due);
+    /// returns their meta-losses and writes the selected weights (the best
+    /// validated, or the latest without validation) back to the optimizer
+    /// object, also when a truncation fails.
     func run(_ args: Arguments, _ out: Results) throws {
         try runSteps(args, out) { n, losses in
             try lock.withLock {
-                try trainer.setWeights(optimizer.weights)  // the object's, set by someone since, or the trainer's own
-                defer { try? optimizer.setWeights(trainer.weights) }
+                let (weights, revision) = optimizer.revisedWeights
+                if revision != written { try trainer.setWeights(weights) }  // someone set them since
+                defer { written = try? optimizer.setWeights(trainer.selectedWeights) }
                 for _ in 0..<n { losses.append(try trainer.step()) }
             }
         }
+    }
+
+    /// Every validation so far: `steps` (truncations done then) and `losses`
+    /// (mean final validation losses); `best_step` (-1 before any).
+    func validationsMethod(_ args: Arguments, _ out: Results) throws {
+        try args.done()
+        let (all, best) = lock.withLock { (trainer.validations, trainer.best) }
+        out.set("steps", all.map(\.step))
+        out.set("losses", try Tensor(shape: [all.count], scalars: all.map(\.loss)))
+        out.set("best_step", best?.step ?? -1)
     }
 
     func stepCount(_ args: Arguments, _ out: Results) throws {

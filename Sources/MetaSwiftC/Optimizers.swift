@@ -20,6 +20,9 @@ final class OptimizerObject: Bridged {
     let learned: LearnedOptimizer?
     private let lock = Lock()
     private var current: (transformation: GradientTransformation, weights: [Tensor])
+    /// Counts `setWeights` calls, so a trainer can tell whether someone
+    /// replaced the weights it wrote.
+    private var revision = 0
 
     init(_ spec: OptimizerSpec) throws {
         self.spec = spec
@@ -39,11 +42,20 @@ final class OptimizerObject: Bridged {
     /// A learned optimizer's weights (empty for a rule).
     var weights: [Tensor] { lock.withLock { current.weights } }
 
-    /// Replaces a learned optimizer's weights (checked by the caller).
-    func setWeights(_ weights: [Tensor]) throws {
+    /// A learned optimizer's weights and how many times they were set.
+    var revisedWeights: (weights: [Tensor], revision: Int) { lock.withLock { (current.weights, revision) } }
+
+    /// Replaces a learned optimizer's weights (checked by the caller);
+    /// returns the new revision.
+    @discardableResult
+    func setWeights(_ weights: [Tensor]) throws -> Int {
         guard let learned else { throw BridgeError.argument("optimizer: only a learned optimizer has weights") }
         let t = try learned.transformation(parameters: weights)
-        lock.withLock { current = (t, weights) }
+        return lock.withLock {
+            current = (t, weights)
+            revision += 1
+            return revision
+        }
     }
 
     /// The rule's spec, for what stores recipes (checkpoints); a learned

@@ -139,12 +139,47 @@ final class LearnedOptimizerTests: XCTestCase {
 
     // MARK: training
 
-    private func trainer(seed: UInt64, mode: MetaGradientMode = .firstOrder) throws -> LearnedOptimizerTrainer {
+    private func trainer(seed: UInt64, mode: MetaGradientMode = .firstOrder,
+                         validation: LearnedOptimizerTrainer.Validation? = nil) throws -> LearnedOptimizerTrainer {
         let net = try LearnedOptimizer(hiddenSize: 6)
         var rng = RNG(seed: 3)
         return try LearnedOptimizerTrainer(optimizer: net, weights: try net.initialParameters(rng: &rng),
                                            family: try QuadraticFamily(dimension: 5), metaOptimizer: try .adam(learningRate: 0.01),
-                                           unroll: 8, truncation: 4, metaBatchSize: 2, mode: mode, seed: seed)
+                                           unroll: 8, truncation: 4, metaBatchSize: 2, mode: mode, seed: seed,
+                                           validation: validation)
+    }
+
+    /// The paper's selection: validating does not change training (same
+    /// weights as without it), each validation is the mean final loss of the
+    /// same problems, and the weights kept are those of the lowest.
+    func testValidationKeepsTheBestValidatedWeightsWithoutChangingTraining() throws {
+        let v = LearnedOptimizerTrainer.Validation(problems: 4, every: 3, seed: 77)
+        var plain = try trainer(seed: 5), validated = try trainer(seed: 5, validation: v)
+        var snapshots: [Int: [Tensor]] = [:]
+        for _ in 0..<30 {
+            XCTAssertEqual(try plain.step().bitPattern, try validated.step().bitPattern)
+            snapshots[plain.steps] = plain.weights
+        }
+        XCTAssertEqual(plain.weights.flatMap(\.scalars), validated.weights.flatMap(\.scalars))
+        XCTAssertEqual(validated.validations.map(\.step), Array(stride(from: 3, through: 30, by: 3)))
+        // Each recorded loss is the mean final loss of `v`'s problems under the weights of that step.
+        let family = try QuadraticFamily(dimension: 5)
+        for (step, loss) in validated.validations {
+            let curves = try lossCurves(family, transformation: try plain.optimizer.transformation(parameters: snapshots[step]!),
+                                        problems: 4, steps: 8, seed: 77)
+            XCTAssertEqual(loss, curves.map { $0[8] }.reduce(0, +) / 4, accuracy: 1e-6 * max(1, abs(loss)))
+        }
+        let losses = validated.validations.map(\.loss)
+        let bestIndex = losses.indices.min { losses[$0] < losses[$1] }!
+        XCTAssertNotEqual(bestIndex, losses.count - 1, "a case where the best is not the latest (else the test shows nothing)")
+        let best = try XCTUnwrap(validated.best)
+        XCTAssertEqual(best.step, validated.validations[bestIndex].step)
+        XCTAssertEqual(best.loss, losses[bestIndex])
+        XCTAssertEqual(validated.selectedWeights.flatMap(\.scalars), snapshots[best.step]!.flatMap(\.scalars))
+        XCTAssertEqual(plain.selectedWeights.flatMap(\.scalars), plain.weights.flatMap(\.scalars), "no validation: the latest")
+        XCTAssertThrowsError(try plain.validate())
+        XCTAssertThrowsError(try trainer(seed: 5, validation: .init(problems: 0, every: 3, seed: 1)))
+        XCTAssertThrowsError(try trainer(seed: 5, validation: .init(problems: 2, every: 0, seed: 1)))
     }
 
     func testSameSeedSameBits() throws {

@@ -366,7 +366,8 @@ class Learned(Optimizer):
         return {name: np.array(w) for name, w in zip(json.loads(r["names"]), r["weights"])}
 
     def meta_train(self, problems, steps=100, meta_optimizer=None, unroll=100, truncation=20, meta_batch_size=1,
-                   mode="first_order", seed=0, resume=False):
+                   mode="first_order", seed=0, resume=False, validation_problems=None, validate_every=100,
+                   validation_seed=None):
         """Meta-trains the weights on ``problems`` (``ms.learned.Quadratic``,
         ``ms.learned.MLP``) for ``steps`` truncations and returns their
         meta-losses (float32 array): each unroll draws ``meta_batch_size``
@@ -377,22 +378,50 @@ class Learned(Optimizer):
         the weights. ``mode="first_order"`` is the paper's (the optimizee's
         gradients are constants); ``"exact"`` differentiates through them.
         ``resume=True`` carries on with the previous call's trainer (its
-        problems in progress and Adam state). The same seed gives the same
-        weights bit for bit."""
+        problems in progress, Adam state and validations). The same seed
+        gives the same weights bit for bit.
+
+        With ``validation_problems=n``, the paper's selection (section 3):
+        every ``validate_every`` truncations the weights are run, frozen, on
+        ``n`` validation problems (drawn from ``validation_seed``, default
+        ``seed + 1``; the same problems each time) for ``unroll`` steps, and
+        the weights with the lowest mean final loss are the ones this
+        optimizer keeps at the end (training itself carries on from the
+        latest). :attr:`validations` lists them."""
         from .learned import _family
         if resume and self._trainer is not None:
             trainer = self._trainer
         else:
             meta = Adam(lr=1e-2) if meta_optimizer is None else meta_optimizer
             mode = _args.choice(mode, "mode", ("first_order", "exact"))
+            seed = _args.count(seed, "seed", minimum=0)
+            validation = {}
+            if validation_problems is not None:
+                validation = {"validation_problems": _args.count(validation_problems, "validation_problems"),
+                              "validate_every": _args.count(validate_every, "validate_every")}
+                if validation_seed is not None:  # else the engine's seed + 1 (wrapping)
+                    validation["validation_seed"] = _args.count(validation_seed, "validation_seed", minimum=0)
             trainer = _core.new("optimizer_trainer", optimizer=self._optimizer,
                                 problems=_family(problems, "problems"), meta_optimizer=engine(meta, "meta_optimizer"),
                                 unroll=_args.count(unroll, "unroll"), truncation=_args.count(truncation, "truncation"),
                                 meta_batch_size=_args.count(meta_batch_size, "meta_batch_size"), mode=mode,
-                                seed=_args.count(seed, "seed", minimum=0))
+                                seed=seed, **validation)
         losses = np.array(trainer.call("run", steps=_args.count(steps, "steps", minimum=0))["losses"])
         self._trainer = trainer
         return losses
+
+    @property
+    def validations(self):
+        """The validations of the last :meth:`meta_train` (with
+        ``validation_problems``): a dict with ``steps`` (truncations done at
+        each), ``losses`` (their mean final validation losses) and
+        ``best_step`` (whose weights this optimizer has; -1 before any). None
+        before any meta-training."""
+        if self._trainer is None:
+            return None
+        r = self._trainer.call("validations")
+        return {"steps": np.array(r["steps"], dtype=np.int64), "losses": np.array(r["losses"]),
+                "best_step": int(r["best_step"])}
 
     def learning_rates(self, n):
         raise _core.Error("optimizer: a learned optimizer has no learning rate (its network makes the steps)")

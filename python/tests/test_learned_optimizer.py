@@ -82,6 +82,49 @@ def test_same_seed_same_bits_and_resume_carries_on():
         assert w.tobytes() == b.weights[name].tobytes(), name
 
 
+def test_validation_keeps_the_best_validated_weights_and_resume_trains_on_from_the_latest():
+    """The paper's selection: the optimizer ends with the weights of the
+    lowest mean final validation loss; training itself is unchanged by it
+    (it carries on from the latest weights, also across resume)."""
+    q = ms.learned.Quadratic(dim=4)
+    kw = dict(unroll=10, truncation=5, seed=9)
+    plain = ms.optim.Learned(hidden=5, seed=3)
+    snapshots = {}
+    for k in range(1, 11):
+        plain.meta_train(q, steps=4, resume=k > 1, **kw)
+        snapshots[4 * k] = plain.weights
+    assert plain.validations["steps"].size == 0 and plain.validations["best_step"] == -1
+
+    whole = ms.optim.Learned(hidden=5, seed=3)
+    whole.meta_train(q, steps=40, validation_problems=6, validate_every=4, validation_seed=21, **kw)
+    v = whole.validations
+    assert v["steps"].tolist() == list(range(4, 41, 4))
+    for step, loss in zip(v["steps"], v["losses"]):  # each is the mean final loss of the same 6 problems
+        probe = ms.optim.Learned(hidden=5, weights=list(snapshots[step].values()))
+        final = q.loss_curves(probe, problems=6, steps=10, seed=21)[:, -1]
+        assert np.isclose(loss, final.astype(np.float64).mean(), rtol=1e-5), step
+    best = int(v["steps"][np.argmin(v["losses"])])
+    assert v["best_step"] == best
+    assert best not in (20, 40) and int(np.argmin(v["losses"][:5])) != 4, \
+        "seeds where the best is neither half's latest (else the test shows nothing)"
+    for name, w in whole.weights.items():
+        assert w.tobytes() == snapshots[best][name].tobytes(), name
+
+    halves = ms.optim.Learned(hidden=5, seed=3)
+    halves.meta_train(q, steps=20, validation_problems=6, validate_every=4, validation_seed=21, **kw)
+    halves.meta_train(q, steps=20, resume=True)
+    assert halves.validations["losses"].tobytes() == v["losses"].tobytes()
+    for name, w in halves.weights.items():
+        assert w.tobytes() == whole.weights[name].tobytes(), name
+
+    with pytest.raises(ms.Error, match="validation_problems"):
+        plain.meta_train(q, steps=1, validation_problems=0)
+    with pytest.raises(ms.Error, match="validate_every"):
+        plain.meta_train(q, steps=1, validation_problems=2, validate_every=0)
+    with pytest.raises(ms.Error, match="validation_seed"):
+        plain.meta_train(q, steps=1, validation_problems=2, validation_seed=-1)
+
+
 def test_exact_mode_runs_and_differs_from_first_order():
     q = ms.learned.Quadratic(dim=4)
     a, b = ms.optim.Learned(hidden=5, seed=3), ms.optim.Learned(hidden=5, seed=3)

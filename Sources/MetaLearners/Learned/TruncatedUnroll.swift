@@ -116,3 +116,17 @@ public func lossCurve(_ problem: any Optimizee, transformation: GradientTransfor
     }
     return losses
 }
+
+/// The loss curves of `count` problems drawn from `family` with `seed` (the
+/// same problems for any optimizer and any call), each optimised by
+/// `transformation` for `steps` updates: one curve (`steps` + 1 losses) per
+/// problem, in the order drawn.
+public func lossCurves(_ family: any OptimizeeFamily, transformation: GradientTransformation, problems count: Int,
+                       steps: Int, seed: UInt64) throws -> [[Float]] {
+    guard count > 0 else { throw MetaError.argument("lossCurves: problems must be > 0, got \(count)") }
+    var rng = RNG(seed: seed)
+    return try (0..<count).map { _ in
+        var draw = rng.split()
+        return try lossCurve(try family.sample(rng: &draw, steps: steps), transformation: transformation, steps: steps)
+    }
+}
