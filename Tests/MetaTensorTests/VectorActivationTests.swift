@@ -10,10 +10,11 @@ import _TestSupport
 /// against Double, their special values, and that a value's result does not
 /// depend on where it sits in a buffer.
 final class VectorActivationTests: XCTestCase {
-    /// The largest errors over every finite Float (scripts/ulp_sweep.swift,
-    /// with and without FMA): tanh 1.08 ulp, sigmoid 1.39 ulp, exp 0.98 ulp.
-    /// The bounds asserted here leave a hair above those.
-    static let tanhBound = 1.1, sigmoidBound = 1.4, expBound = 1.0
+    /// The largest errors over every finite Float (scripts/ulp_sweep.swift):
+    /// with FMA (release builds on AVX2/FMA machines) tanh 1.098 ulp, sigmoid
+    /// 1.429, exp 1.010; without (these debug tests) tanh 1.110, sigmoid
+    /// 1.473, exp 0.982. The bounds asserted here leave a hair above those.
+    static let tanhBound = 1.15, sigmoidBound = 1.5, expBound = 1.05
 
     /// |y − ref| in units of the spacing of Floats at |ref| (2⁻¹⁴⁹ among the
     /// subnormals); an infinity must be met exactly, NaN by NaN.
