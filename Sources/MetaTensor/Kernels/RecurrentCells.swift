@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 // The pointwise arithmetic of the LSTM and GRU cells, forward and backward,
 // each in one pass over contiguous rows. The learned optimizer and the LSTM
 // meta-learner run these cells coordinate-wise, with a batch of N = the
@@ -11,13 +7,13 @@ import Glibc
 // not in the GEMMs.
 //
 // The forward formulas are the composite ones operation for operation
-// (Glibc's expf and tanhf, the same sigmoid split by sign, the same order of
-// products and sums), so the values agree bit for bit. The forward pass also
-// returns its activations (the gates, and tanh(c') for the LSTM) for the
-// backward pass to read: the transcendental functions, not memory, dominate
-// these cells (Glibc's tanhf goes through expm1f: ~70% of a fused LSTM
-// step's cycles under perf), and recomputing them made the fused step up to
-// 2x slower than the composite one (measured).
+// (`VectorMath.sigmoid` and `VectorMath.tanh`, which `map` calls too and
+// whose results do not depend on where a value sits in a buffer; the same
+// order of products and sums), so the values agree bit for bit. The forward
+// pass also returns its activations (the gates, and tanh(c') for the LSTM)
+// for the backward pass to read: recomputing them made the fused step up to
+// 2x slower than the composite one (measured when the cells called Glibc's
+// tanhf and expf, which took ~70% of a fused LSTM step's cycles under perf).
 //
 // Several results come back packed in one buffer (see `contiguousPart` for
 // taking them apart without copies): one allocation, one pass.
@@ -48,22 +44,17 @@ extension Tensor {
             let hp = out, cn = out + n &* h
             for r in 0..<n {
                 let zr = zp + r &* 4 &* h, ar = ap + r &* 5 &* h, o = r &* h
-                // Each function in its own loop over the row: the calls are then
-                // independent and overlap, where one chain per element
-                // (gates → c' → tanh c') ran at the latency of libm (measured:
-                // twice the time of the same calls in separate passes).
-                for j in 0..<(2 &* h) { ar[j] = sigmoidScalar(zr[j]) }
-                for j in (2 &* h)..<(3 &* h) { ar[j] = tanhf(zr[j]) }
-                for j in (3 &* h)..<(4 &* h) { ar[j] = sigmoidScalar(zr[j]) }
+                // Each function in its own pass over the row: vectorised, and
+                // with no chain per element (gates → c' → tanh c') to wait on.
+                VectorMath.sigmoid(zr, ar, count: 2 &* h)
+                VectorMath.tanh(zr + 2 &* h, ar + 2 &* h, count: h)
+                VectorMath.sigmoid(zr + 3 &* h, ar + 3 &* h, count: h)
                 for j in 0..<h {
                     let kept = ar[h &+ j] * cp[o &+ j], written = ar[j] * ar[2 &* h &+ j]
                     cn[o &+ j] = kept + written
                 }
-                for j in 0..<h {
-                    let t = tanhf(cn[o &+ j])
-                    ar[4 &* h &+ j] = t
-                    hp[o &+ j] = ar[3 &* h &+ j] * t
-                }
+                VectorMath.tanh(cn + o, ar + 4 &* h, count: h)
+                for j in 0..<h { hp[o &+ j] = ar[3 &* h &+ j] * ar[4 &* h &+ j] }
             }
         }
         return (out, Tensor(unchecked: acts, shape: [n, 5 &* h], count: n &* 5 &* h))
@@ -125,12 +116,15 @@ extension Tensor {
             let ap = a.storage.base, bp = b.storage.base, hp = hs.storage.base, sp = acts.base
             for r in 0..<n {
                 let ar = ap + r &* 3 &* h, br = bp + r &* 3 &* h, sr = sp + r &* 3 &* h, o = r &* h
-                // One function per loop, as in the LSTM's forward: independent calls overlap.
-                for j in 0..<(2 &* h) { sr[j] = sigmoidScalar(ar[j] + br[j]) }
+                // The pre-activations first, then each function in one pass over
+                // them in place, as in the LSTM's forward.
+                for j in 0..<(2 &* h) { sr[j] = ar[j] + br[j] }
+                VectorMath.sigmoid(sr, sr, count: 2 &* h)
                 for j in 0..<h {
                     let gated = sr[j] * br[2 &* h &+ j]
-                    sr[2 &* h &+ j] = tanhf(ar[2 &* h &+ j] + gated)
+                    sr[2 &* h &+ j] = ar[2 &* h &+ j] + gated
                 }
+                VectorMath.tanh(sr + 2 &* h, sr + 2 &* h, count: h)
                 for j in 0..<h {
                     let cand = sr[2 &* h &+ j]
                     let step = sr[h &+ j] * (hp[o &+ j] - cand)

@@ -14,15 +14,6 @@ public enum UnaryOp: String, Sendable, CaseIterable {
     case sign
 }
 
-/// σ(v), split by sign so exp never overflows: `map(.sigmoid)`'s, and the
-/// fused recurrent cells' (so the two agree bit for bit).
-@inline(__always)
-func sigmoidScalar(_ v: Float) -> Float {
-    if v >= 0 { return 1 / (1 + expf(-v)) }
-    let e = expf(v)
-    return e / (1 + e)
-}
-
 extension Tensor {
     public func map(_ op: UnaryOp) throws -> Tensor {
         let n = count
@@ -33,8 +24,9 @@ extension Tensor {
         case .exp: for i in 0..<n { y[i] = expf(x[i]) }
         case .log: for i in 0..<n { y[i] = logf(x[i]) }
         case .sqrt: for i in 0..<n { y[i] = x[i].squareRoot() }
-        case .tanh: for i in 0..<n { y[i] = tanhf(x[i]) }
-        case .sigmoid: for i in 0..<n { y[i] = sigmoidScalar(x[i]) }
+        // Vectorised, and shared with the fused recurrent cells (bit-for-bit agreement).
+        case .tanh: VectorMath.tanh(x, y, count: n)
+        case .sigmoid: VectorMath.sigmoid(x, y, count: n)
         case .relu: for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
         case .abs: for i in 0..<n { y[i] = Swift.abs(x[i]) }
         case .square: for i in 0..<n { y[i] = x[i] * x[i] }
