@@ -6,15 +6,20 @@ al., NeurIPS 2016), the paper's experiments at the scale of a 2-core machine.
    its 100-step loss curve (mean over 100 new problems) against SGD, NAG,
    RMSProp and Adam, each with its learning rate grid-searched on a log grid
    (on other problems than the test ones).
+   As in the paper, the optimizer is selected on validation problems: every
+   100 meta-updates its weights are run, frozen, on problems of their own and
+   the weights with the lowest mean final loss are kept
+   (``meta_train(validation_problems=...)``).
 2. An MLP with 20 sigmoid hidden units on scikit-learn's load_digits (8x8
    digits; the paper used MNIST), minibatches of 128: meta-trained for 100
    steps, then run for 200 steps and on a 40-unit MLP (generalisation, as the
    paper's figure 4).
 
-Run:  PYTHONPATH=python python examples/learned_optimizer.py [--quick]
+Run:  PYTHONPATH=python python examples/learned_optimizer.py [--quick] [--out DIR]
 Writes docs/learned_optimizer.png (the README's figure), examples/learned_optimizer.json
 (the mean curves) and examples/learned_optimizer_digits.safetensors (the trained
-MLP optimizer: ms.load it in another process and pass it as optimizer=).
+MLP optimizer: ms.load it in another process and pass it as optimizer=); all
+three into DIR instead with --out.
 """
 import argparse
 import json
@@ -26,7 +31,8 @@ import numpy as np
 import metaswift as ms
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GRID = np.logspace(-4, 0, 13)  # 1e-4 ... 1, three per decade
+GRID = np.logspace(-4, 1, 16)  # 1e-4 ... 10, three per decade
+VALIDATION_SEED = 5  # the learned optimizers' validation problems (test: seed 2, tuning: seed 3)
 
 
 def baselines():
@@ -40,7 +46,8 @@ def baselines():
 
 def tuned(problems, steps, tune_problems, tune_seed):
     """Each baseline's learning rate: the grid value with the lowest mean final
-    loss on `tune_problems` problems drawn from `tune_seed` (not the test ones)."""
+    loss on `tune_problems` problems drawn from `tune_seed` (not the test ones
+    nor the learned optimizer's validation ones)."""
     best = {}
     for name, make in baselines().items():
         scores = []
@@ -59,6 +66,13 @@ def compare(problems, learned, rates, steps, test_problems, seed):
     return curves
 
 
+def selected(opt):
+    v = opt.validations
+    i = int(np.flatnonzero(v["steps"] == v["best_step"])[0])
+    return (f"kept the weights of truncation {v['best_step']} (validation loss {v['losses'][i]:.4g}; "
+            f"at the last validation {v['losses'][-1]:.4g})")
+
+
 def report(title, curves):
     print(f"\n{title}: mean loss at the last step")
     for name, c in sorted(curves.items(), key=lambda kv: kv[1][-1]):
@@ -68,8 +82,16 @@ def report(title, curves):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a small configuration (a test runs it)")
+    parser.add_argument("--out", help="the folder for the figure, curves and optimizer file (default: the repository's)")
     a = parser.parse_args()
+    out = {"figure": os.path.join(HERE, "..", "docs", "learned_optimizer.png"),
+           "curves": os.path.join(HERE, "learned_optimizer.json"),
+           "optimizer": os.path.join(HERE, "learned_optimizer_digits.safetensors")}
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+        out = {k: os.path.join(a.out, os.path.basename(v)) for k, v in out.items()}
     scale = 0.1 if a.quick else 1.0
+    checks = 4 if a.quick else 20  # validations during meta-training (every 250 and 100 truncations at full scale)
     results, figures = {}, []
     t0 = time.time()
 
@@ -77,10 +99,13 @@ def main():
     quadratics = ms.learned.Quadratic(dim=10)
     opt = ms.optim.Learned(hidden=20, layers=2, output_scale=0.1, seed=0)
     untrained = quadratics.loss_curves(opt, problems=100, steps=100, seed=2).mean(0)
-    meta = opt.meta_train(quadratics, steps=int(2500 * scale), unroll=100, truncation=20, meta_batch_size=4,
-                          meta_optimizer=ms.optim.Adam(lr=1e-2), seed=1)
+    steps = int(5000 * scale)
+    meta = opt.meta_train(quadratics, steps=steps, unroll=100, truncation=20, meta_batch_size=4,
+                          meta_optimizer=ms.optim.Adam(lr=ms.optim.CosineDecay(1e-2, steps=steps)), seed=1,
+                          validation_problems=max(5, int(50 * scale)), validate_every=max(1, steps // checks),
+                          validation_seed=VALIDATION_SEED)
     print(f"quadratics: meta-trained {len(meta)} truncations in {time.time() - t0:.0f} s "
-          f"(meta-loss first 50 {meta[:50].mean():.3g}, last 50 {meta[-50:].mean():.3g})")
+          f"(meta-loss first 50 {meta[:50].mean():.3g}, last 50 {meta[-50:].mean():.3g}); {selected(opt)}")
     rates = tuned(quadratics, 100, tune_problems=20, tune_seed=3)
     curves = compare(quadratics, opt, rates, 100, test_problems=100, seed=2)
     curves["Learned, before meta-training"] = untrained
@@ -97,23 +122,26 @@ def main():
     mlp40 = ms.learned.MLP(x, y, hidden=40, activation="sigmoid", batch_size=128)
     t1 = time.time()
     mlp_opt = ms.optim.Learned(hidden=20, layers=2, output_scale=0.1, seed=0)
-    meta = mlp_opt.meta_train(mlp20, steps=int(1000 * scale), unroll=100, truncation=20, meta_batch_size=1,
-                              meta_optimizer=ms.optim.Adam(lr=1e-2), seed=1)
+    steps = int(2000 * scale)
+    meta = mlp_opt.meta_train(mlp20, steps=steps, unroll=100, truncation=20, meta_batch_size=1,
+                              meta_optimizer=ms.optim.Adam(lr=ms.optim.CosineDecay(1e-2, steps=steps)), seed=1,
+                              validation_problems=max(2, int(20 * scale)), validate_every=max(1, steps // checks),
+                              validation_seed=VALIDATION_SEED)
     print(f"\nMLP on digits: meta-trained {len(meta)} truncations in {time.time() - t1:.0f} s "
-          f"(meta-loss first 50 {meta[:50].mean():.3g}, last 50 {meta[-50:].mean():.3g})")
-    ms.save(mlp_opt, os.path.join(HERE, "learned_optimizer_digits.safetensors"))
-    test = max(4, int(40 * scale))
+          f"(meta-loss first 50 {meta[:50].mean():.3g}, last 50 {meta[-50:].mean():.3g}); {selected(mlp_opt)}")
+    ms.save(mlp_opt, out["optimizer"])
+    test = max(4, int(100 * scale))
     for label, problems, steps in [("MLP 20 sigmoid units, 100 steps", mlp20, 100),
                                    ("MLP 20 sigmoid units, 200 steps", mlp20, 200),
                                    ("MLP 40 sigmoid units, 100 steps", mlp40, 100)]:
-        rates = tuned(problems, steps, tune_problems=5, tune_seed=3)
+        rates = tuned(problems, steps, tune_problems=max(2, int(20 * scale)), tune_seed=3)
         curves = compare(problems, mlp_opt, rates, steps, test_problems=test, seed=2)
         report(f"{label} ({test} new initialisations and minibatch orders)", curves)
         results[label] = {k: v.tolist() for k, v in curves.items()}
         figures.append((label, curves))
     print(f"\ntotal {time.time() - t0:.0f} s")
 
-    with open(os.path.join(HERE, "learned_optimizer.json"), "w") as f:
+    with open(out["curves"], "w") as f:
         json.dump(results, f)
     try:
         import matplotlib
@@ -133,9 +161,8 @@ def main():
         ax.set_ylabel("loss (mean over problems)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    out = os.path.join(HERE, "..", "docs", "learned_optimizer.png")
-    fig.savefig(out, dpi=110)
-    print("figure:", out)
+    fig.savefig(out["figure"], dpi=110)
+    print("figure:", out["figure"])
 
 
 if __name__ == "__main__":

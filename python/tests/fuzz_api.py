@@ -1041,6 +1041,13 @@ def learned_meta_train(g):
               "mode": g.r.choice(["'first_order'", "'exact'"])}
     if g.mutate(0.05):
         kwargs["truncation"] = g.r.choice(["0", "100", "'x'"])
+    if g.r.random() < 0.3:  # the paper's selection on validation problems
+        kwargs.update(validation_problems=g.int_(1, 3), validate_every=g.int_(1, 3), validation_seed=g.int_(0, 9))
+        if g.mutate(0.1):
+            kwargs[g.r.choice(["validation_problems", "validate_every", "validation_seed"])] = \
+                g.r.choice(["0", "-1", "2**64", "'x'", "nan"])
+    if g.r.random() < 0.2:
+        kwargs["resume"] = "True"
     return Stmt(f"{s}.meta_train", [f"ms.learned.Quadratic(dim={g.int_(1, 5)})"], kwargs)
 
 
