@@ -13,7 +13,8 @@ import pytest
 from test_notebook import REPO, _figures, _outputs, _text, run_notebook
 
 NOTEBOOK = REPO / "examples" / "learned_optimizer.ipynb"
-SMALL = {"META_STEPS": 15, "PROBLEMS": 4, "STEPS": 30, "OPTIMIZER_FILE": "learned_notebook_test.safetensors"}
+SMALL = {"META_STEPS": 15, "META_BATCH": 1, "VALIDATION_PROBLEMS": 2, "PROBLEMS": 4, "STEPS": 30,
+         "OPTIMIZER_FILE": "learned_notebook_test.safetensors"}
 REPORT = """
 import json, os
 os.remove(OPTIMIZER_FILE)
@@ -43,6 +44,9 @@ def test_the_notebook_trains_compares_and_reloads(executed):
 
 def test_the_notebook_draws_its_figures_and_prints_both_comparisons(executed):
     assert _figures(_outputs(executed, "plt.plot(meta_losses)")) == 1
+    selected = "".join(_text(o) for o in _outputs(executed, "plt.plot(meta_losses)"))
+    kept = re.search(r"kept the weights of truncation (-?\d+)", selected)
+    assert kept and 1 <= int(kept.group(1)) <= SMALL["META_STEPS"], selected  # validated after every truncation
     assert _figures(_outputs(executed, "fig, axes = plt.subplots(1, 2")) == 1
     for marker in ("adam_q = quadratics.loss_curves(", "adam_m = mlp.loss_curves("):
         text = "".join(_text(o) for o in _outputs(executed, marker))
