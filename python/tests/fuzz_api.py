@@ -1063,6 +1063,14 @@ def new_learned_problems(g):
     return Stmt("ms.learned.MLP", [f"A(({n}, 3))", labels], kwargs)
 
 
+def learned_optimizer_state(g):
+    """A learned optimizer's weights or its validations (None before meta-training)."""
+    s = g.pick(lambda o: isinstance(o, g.ms.optim.Learned), bad=0)
+    if s is None:
+        return None
+    return Stmt(kind="get", obj=s, attr=g.r.choice(["validations", "weights"]))
+
+
 def learned_loss_curves(g):
     """Any optimizer's loss curves on a family's problems, the same problems for every optimizer."""
     family = g.pick(_is("learned._Family"), bad=0)
@@ -1539,7 +1547,7 @@ ACTION_TABLE = [
     (model_parameters, 3), (model_set_parameters, 3), (model_repr, 3),
     (new_sinusoid, 4), (new_taskset, 4), (taskset_replace, 2), (taskset_sample, 5), (taskset_property, 2),
     (new_task_distribution, 0.3), (as_labels, 2), (as_classes, 1.5), (split_classes, 2), (new_omniglot, 0.35),
-    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (learned_meta_train, 1), (new_learned_problems, 0.5),
+    (new_optimizer, 4), (new_schedule, 3), (schedule_rates, 3), (learned_meta_train, 1), (learned_optimizer_state, 0.5), (new_learned_problems, 0.5),
     (learned_loss_curves, 0.7), (distributed_helpers, 0.3), (new_abstract_optim, 0.4),
     (mean_ci, 2), (metrics, 4), (class_folds, 2), (new_history, 1.5), (history_methods, 2), (new_evaluation, 1.5),
     (new_cross_validation, 0.5), (cross_validate, 0.4),
