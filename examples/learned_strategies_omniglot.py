@@ -16,9 +16,10 @@ to 600 test episodes:
 - The LSTM meta-learner (Ravi & Larochelle): five steps of a coordinate-wise
   LSTM (20 units) whose cell state is the parameters, Adam 1e-3 on one
   episode per meta-step (the paper's); "lstm" is the paper's first order
-  (gradient and loss inputs constant), "lstm-exact" the exact meta-gradient.
+  (gradient and loss inputs constant), "lstm-exact" the exact meta-gradient,
+  "gru" the first order with a GRU first layer in place of the LSTM.
 
-    python examples/learned_strategies_omniglot.py [--minutes 6] [--shots 1] [--only maml,mamlpp,alfa,lstm,lstm-exact]
+    python examples/learned_strategies_omniglot.py [--minutes 6] [--shots 1] [--only maml,mamlpp,alfa,lstm,lstm-exact,gru]
 
 The papers train for tens of thousands of meta-iterations on a GPU; this is a
 comparison at equal time on 2 CPU cores, not a reproduction of their tables.
@@ -40,6 +41,7 @@ def learners(ways, epoch_steps, seed):
         "alfa": (lambda: ms.ALFA(conv(), inner_lr=0.1, inner_steps=5, loss="cross_entropy"), 5),
         "lstm": (lambda: ms.LSTMMetaLearner(conv(), inner_steps=5), 5, 1),
         "lstm-exact": (lambda: ms.LSTMMetaLearner(conv(), inner_steps=5, first_order=False), 5, 1),
+        "gru": (lambda: ms.LSTMMetaLearner(conv(), inner_steps=5, cell="gru"), 5, 1),
     }
 
 
