@@ -24,7 +24,7 @@ def test_learned_optimizer_example_quick(tmp_path):
     assert all(np.isfinite(c).all() and c.shape == (101,) for c in quadratic.values())
     assert quadratic["Learned (LSTM)"][-1] < 0.5 * quadratic["Learned, before meta-training"][-1]
     assert {"SGD", "NAG", "RMSProp", "Adam"} == {k.split(" ")[0] for k in quadratic if "(lr=" in k}
-    assert results["MLP 20 sigmoid units, 200 steps"]["Learned (LSTM)"].__len__() == 201
+    assert len(results["MLP 20 sigmoid units, 200 steps"]["Learned (LSTM)"]) == 201
     assert (tmp_path / "learned_optimizer.png").stat().st_size > 10_000
     loaded = ms.load(str(tmp_path / "learned_optimizer_digits.safetensors"))
     assert isinstance(loaded, ms.optim.Learned) and loaded.hidden == 20
